@@ -1,0 +1,94 @@
+"""The ``chirpgen`` command: make, export and info. A thin shell over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from chirpgen import __version__
+from chirpgen.config import load_config, preset_names
+
+
+def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's user-facing errors into one line and exit status 1."""
+    from chirpgen.dataset import DatasetError
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, DatasetError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="chirpgen")
+def main() -> None:
+    """Labelled chirp spectrograms from real waveforms and a real STFT, in HDF5 shards."""
+
+
+@main.command()
+@click.option("--n", "n", type=int, required=True, help="Total samples over train, val and test.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Data set directory (created).")
+@click.option("--preset", default="default", show_default=True, help=f"Built-in frame: {', '.join(preset_names())}.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file (replaces --preset).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. signal.noise=pink (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Data set seed; each sample is a function of (config, seed, split, index).")
+@click.option("--workers", type=int, default=2, show_default=True, help="Processes computing samples.")
+@click.option("--shard-size", type=int, default=10_000, show_default=True, help="Samples per HDF5 shard.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_user_errors
+def make(n: int, out: str, preset: str, config_path: str | None, overrides: tuple[str, ...], seed: int,
+         workers: int, shard_size: int, quiet: bool) -> None:
+    """Generate a data set (or complete an interrupted one) in OUT."""
+    from tqdm import tqdm
+
+    from chirpgen.dataset import make_dataset
+
+    config = load_config(preset, config_path, list(overrides))
+    start = time.perf_counter()
+    with tqdm(total=n if n > 0 else None, unit="sample", disable=quiet, file=sys.stderr, smoothing=0.1) as bar:
+        manifest = make_dataset(out, n, config, seed=seed, workers=workers, shard_size=shard_size, progress=bar.update)
+    seconds = time.perf_counter() - start
+    counts = ", ".join(f"{k} {v}" for k, v in manifest["split_counts"].items())
+    click.echo(f"wrote {n} samples ({counts}) in {len(manifest['shards'])} shards to {out} in {seconds:.1f} s")
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True, help="Split to export.")
+@click.option("--n", "n", type=int, default=20, show_default=True, help="Number of samples (the first N of the split).")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Directory for the PNGs and labels.csv.")
+@_user_errors
+def export(data: str, split: str, n: int, out: str) -> None:
+    """Write samples of DATA as lossless 8-bit PNGs (the exact stored pixels) plus labels.csv."""
+    from chirpgen.export import export_pngs
+
+    csv_path = export_pngs(data, split, n, out)
+    click.echo(f"wrote PNGs and {csv_path}")
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_user_errors
+def info(data: str, as_json: bool) -> None:
+    """Counts per split and kind, SNR range, frame and sizes of the data set DATA."""
+    from chirpgen.export import dataset_info, format_info
+
+    result = dataset_info(data)
+    click.echo(json.dumps(result, indent=2) if as_json else format_info(result))
+
+
+if __name__ == "__main__":
+    main()

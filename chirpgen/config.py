@@ -1,0 +1,260 @@
+"""Generation configs: the signal frame, the STFT and the split fractions.
+
+A config is a tree of frozen dataclasses built from a preset YAML (``chirpgen/presets``) or a user
+file, with optional dotted overrides (``signal.snr_db=[0, 20]``). ``__post_init__`` rejects bad
+combinations with a ``ValueError`` that names the value and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KIND_NAMES: tuple[str, ...] = ("linear", "quadratic", "exponential")
+SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
+NOISE_KINDS: tuple[str, ...] = ("white", "pink")
+PRESET_DIR = Path(__file__).parent / "presets"
+
+SNR_DEFINITION = (
+    "snr_db = 10*log10(P_chirp / sigma^2), where P_chirp = A^2/2 is the mean power of the chirp "
+    "A*cos(phi(t)) over its own duration and sigma^2 is the variance of the additive noise "
+    "(unit variance, over the whole record)."
+)
+GREY_DEFINITION = (
+    "grey = round(255 * clip((P_db - db_min) / (db_max - db_min), 0, 1)), where "
+    "P_db = 10*log10(|X[k, m]|^2 / sum(w^2) + 1e-12) is the STFT power relative to the floor of "
+    "unit-variance white noise (which sits at 0 dB)."
+)
+
+
+def _range(name: str, value: Any, *, low: float | None = None) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a pair [min, max] of numbers") from None
+    if lo > hi:
+        raise ValueError(f"{name}={[lo, hi]} has min > max; swap them")
+    if low is not None and lo < low:
+        raise ValueError(f"{name}={[lo, hi]} must not go below {low}")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    """The record and the chirp parameter ranges (all drawn uniformly)."""
+
+    sample_rate_hz: float = field(default=256.0, metadata={"help": "sampling rate of the record"})
+    record_s: float = field(default=60.0, metadata={"help": "record length in seconds"})
+    t_start_s: tuple[float, float] = field(default=(0.0, 45.0), metadata={"help": "chirp start"})
+    duration_s: tuple[float, float] = field(default=(1.0, 15.0), metadata={"help": "chirp length"})
+    freq_hz: tuple[float, float] = field(
+        default=(1.0, 100.0), metadata={"help": "band holding f_start and f_end"}
+    )
+    max_sweep_hz: float = field(default=30.0, metadata={"help": "largest |f_end - f_start|"})
+    kinds: tuple[str, ...] = field(default=KIND_NAMES, metadata={"help": "kinds, equally likely"})
+    snr_db: tuple[float, float] = field(default=(-10.0, 10.0), metadata={"help": "per-sample SNR"})
+    noise: str = field(default="white", metadata={"help": "'white' or 'pink' (1/f) noise"})
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "sample_rate_hz", float(self.sample_rate_hz))
+        set_(self, "record_s", float(self.record_s))
+        if self.sample_rate_hz <= 0 or self.record_s <= 0:
+            raise ValueError(
+                f"sample_rate_hz={self.sample_rate_hz} and record_s={self.record_s} must be > 0"
+            )
+        set_(self, "t_start_s", _range("signal.t_start_s", self.t_start_s, low=0.0))
+        set_(self, "duration_s", _range("signal.duration_s", self.duration_s))
+        set_(self, "freq_hz", _range("signal.freq_hz", self.freq_hz))
+        set_(self, "snr_db", _range("signal.snr_db", self.snr_db))
+        set_(self, "kinds", tuple(self.kinds))
+        set_(self, "max_sweep_hz", float(self.max_sweep_hz))
+        if self.duration_s[0] <= 0:
+            raise ValueError(f"signal.duration_s={list(self.duration_s)} must be > 0")
+        end_s = self.t_start_s[1] + self.duration_s[1]
+        if end_s > self.record_s:
+            raise ValueError(
+                f"a chirp may end at {end_s:g} s (t_start_s max {self.t_start_s[1]:g} + "
+                f"duration_s max {self.duration_s[1]:g}), past record_s={self.record_s:g}; "
+                "shorten the ranges or lengthen the record"
+            )
+        nyquist = self.sample_rate_hz / 2
+        if self.freq_hz[1] >= nyquist:
+            raise ValueError(
+                f"signal.freq_hz max {self.freq_hz[1]:g} Hz is at or above Nyquist "
+                f"({nyquist:g} Hz at sample_rate_hz={self.sample_rate_hz:g}); lower it or raise "
+                "the sample rate"
+            )
+        if self.freq_hz[0] <= 0:
+            raise ValueError(
+                f"signal.freq_hz min {self.freq_hz[0]:g} Hz must be > 0 (an exponential chirp "
+                "needs positive frequencies and 0 Hz is DC); raise it"
+            )
+        if self.max_sweep_hz < 0:
+            raise ValueError(f"signal.max_sweep_hz={self.max_sweep_hz:g} must be >= 0")
+        bad = [k for k in self.kinds if k not in KIND_NAMES]
+        if bad or not self.kinds:
+            raise ValueError(f"signal.kinds={list(self.kinds)} must be a non-empty subset of {list(KIND_NAMES)}")
+        if self.noise not in NOISE_KINDS:
+            raise ValueError(f"signal.noise={self.noise!r} must be one of {list(NOISE_KINDS)}")
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.record_s * self.sample_rate_hz))
+
+
+@dataclass(frozen=True)
+class StftConfig:
+    """The short-time Fourier transform and the fixed dB-to-grey mapping."""
+
+    window: str = field(default="hann", metadata={"help": "scipy.signal.get_window name"})
+    window_len: int = field(default=128, metadata={"help": "window length in samples"})
+    hop: int = field(default=120, metadata={"help": "samples between column centres"})
+    nfft: int = field(default=256, metadata={"help": "FFT length (zero-padded window)"})
+    freq_bins: int = field(default=128, metadata={"help": "image rows: the lowest rfft bins kept"})
+    db_range: tuple[float, float] = field(
+        default=(-20.0, 40.0), metadata={"help": "dB mapped to grey 0 and 255"}
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("window_len", "hop", "nfft", "freq_bins"):
+            value = getattr(self, name)
+            if int(value) != value or value <= 0:
+                raise ValueError(f"stft.{name}={value!r} must be a positive integer")
+            object.__setattr__(self, name, int(value))
+        if self.window_len > self.nfft:
+            raise ValueError(
+                f"stft.window_len={self.window_len} exceeds stft.nfft={self.nfft}; raise nfft"
+            )
+        if self.freq_bins > self.nfft // 2 + 1:
+            raise ValueError(
+                f"stft.freq_bins={self.freq_bins} exceeds the {self.nfft // 2 + 1} bins of "
+                f"nfft={self.nfft}"
+            )
+        lo, hi = _range("stft.db_range", self.db_range)
+        if lo == hi:
+            raise ValueError(f"stft.db_range={[lo, hi]} must span a non-zero range")
+        object.__setattr__(self, "db_range", (lo, hi))
+
+
+@dataclass(frozen=True)
+class GenConfig:
+    """A complete generation config: what a data set is a pure function of (with seed, split, index)."""
+
+    name: str = "default"
+    signal: SignalConfig = field(default_factory=SignalConfig)
+    stft: StftConfig = field(default_factory=StftConfig)
+    splits: dict[str, float] = field(
+        default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1}
+    )
+
+    def __post_init__(self) -> None:
+        splits = {k: float(v) for k, v in dict(self.splits).items()}
+        if set(splits) != set(SPLIT_NAMES) or any(v < 0 for v in splits.values()):
+            raise ValueError(f"splits={splits} must give train, val and test fractions >= 0")
+        if abs(sum(splits.values()) - 1.0) > 1e-9:
+            raise ValueError(f"splits={splits} must sum to 1 (they sum to {sum(splits.values()):g})")
+        object.__setattr__(self, "splits", {k: splits[k] for k in SPLIT_NAMES})
+        top_hz = (self.stft.freq_bins - 1) * self.signal.sample_rate_hz / self.stft.nfft
+        if self.signal.freq_hz[1] > top_hz:
+            raise ValueError(
+                f"signal.freq_hz max {self.signal.freq_hz[1]:g} Hz lies above the image's top row "
+                f"({top_hz:g} Hz); raise stft.freq_bins or lower the band"
+            )
+        if self.n_columns < 1:
+            raise ValueError(f"stft.hop={self.stft.hop} is longer than the record; lower it")
+
+    @property
+    def n_columns(self) -> int:
+        return self.signal.n_samples // self.stft.hop
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(H, W) of every image."""
+        return self.stft.freq_bins, self.n_columns
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["signal"]["kinds"] = list(self.signal.kinds)
+        for section in ("signal", "stft"):
+            for k, v in d[section].items():
+                if isinstance(v, tuple):
+                    d[section][k] = list(v)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON: two configs make the same data iff this matches."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GenConfig:
+        d = dict(d)
+        unknown = set(d) - {"name", "signal", "stft", "splits"}
+        if unknown:
+            raise ValueError(f"unknown config section(s) {sorted(unknown)}; expected name, signal, stft, splits")
+        try:
+            signal = SignalConfig(**d.get("signal", {}))
+            stft = StftConfig(**d.get("stft", {}))
+        except TypeError as exc:  # an unknown key
+            raise ValueError(f"bad config key: {exc}") from None
+        kwargs = {"signal": signal, "stft": stft, "name": str(d.get("name", "custom"))}
+        if "splits" in d:
+            kwargs["splits"] = d["splits"]
+        return cls(**kwargs)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def _apply_override(d: dict[str, Any], override: str) -> None:
+    key, sep, raw = override.partition("=")
+    if not sep or not key:
+        raise ValueError(f"override {override!r} must look like section.key=value, e.g. signal.noise=pink")
+    node = d
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"override {override!r}: {part!r} is not a config section")
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def load_config(
+    preset: str | None = "default", path: str | Path | None = None, overrides: list[str] = ()
+) -> GenConfig:
+    """Build a config from a preset name or a YAML file, then apply ``key=value`` overrides.
+
+    Args:
+        preset: name of a file in ``chirpgen/presets`` (ignored when ``path`` is given).
+        path: a YAML file with the same layout as the presets.
+        overrides: dotted assignments such as ``"signal.snr_db=[0, 20]"``.
+    """
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"config file {str(path)!r} does not exist; give a YAML file")
+        text = path.read_text()
+    else:
+        source = PRESET_DIR / f"{preset}.yaml"
+        if not source.is_file():
+            raise ValueError(f"unknown preset {preset!r}; choose one of {preset_names()}")
+        text = source.read_text()
+    try:
+        d = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config {path or preset!r} is not valid YAML: {exc}") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"config {path or preset!r} must be a YAML mapping")
+    for override in overrides:
+        _apply_override(d, override)
+    return GenConfig.from_dict(d)

@@ -1,0 +1,357 @@
+"""Data sets on disk: HDF5 shards plus a manifest, written resumably and in parallel.
+
+Layout (the data contract, see README "Data format")::
+
+    <out>/manifest.json         config, seed, versions, per shard: file, split, start, count, sha256
+    <out>/<split>-00000.h5      shards of ``shard_size`` samples
+
+A shard is written to ``<name>.partial``, flushed, hashed and then renamed, so a file with the
+final name is always complete. The manifest is rewritten atomically after each shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from chirpgen import __version__
+from chirpgen.config import GREY_DEFINITION, KIND_NAMES, SNR_DEFINITION, SPLIT_NAMES, GenConfig
+from chirpgen.sample import make_sample
+from chirpgen.spectrogram import image_axes
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+PARTIAL_SUFFIX = ".partial"
+BLOCK = 64  # samples per task handed to a worker
+LABEL_DTYPES = {
+    "t_start_s": np.float64,
+    "f_start_hz": np.float64,
+    "f_end_hz": np.float64,
+    "duration_s": np.float64,
+    "kind": np.uint8,
+    "snr_db": np.float64,
+    "index": np.int64,
+}
+
+
+class DatasetError(Exception):
+    """A problem with a data set directory, phrased for the user (one line, with the fix)."""
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    file: str
+    split: str
+    start: int
+    count: int
+
+
+def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
+    """Samples per split: val and test get round(n * fraction), train the rest."""
+    val = int(round(n * fractions["val"]))
+    test = int(round(n * fractions["test"]))
+    val = min(val, n)
+    test = min(test, n - val)
+    return {"train": n - val - test, "val": val, "test": test}
+
+
+def plan_shards(n: int, fractions: dict[str, float], shard_size: int) -> list[ShardPlan]:
+    plans = []
+    for split, count in split_counts(n, fractions).items():
+        for k, start in enumerate(range(0, count, shard_size)):
+            plans.append(ShardPlan(f"{split}-{k:05d}.h5", split, start, min(shard_size, count - start)))
+    return plans
+
+
+def _block(args: tuple[str, int, str, int, int]) -> dict[str, np.ndarray]:
+    """Worker task: samples [start, start + count) of one split, as arrays."""
+    config_json, seed, split, start, count = args
+    config = GenConfig.from_dict(json.loads(config_json))
+    h, w = config.image_shape
+    out = {"image": np.empty((count, h, w), np.uint8)}
+    out.update({k: np.empty(count, dt) for k, dt in LABEL_DTYPES.items()})
+    for j in range(count):
+        s = make_sample(config, seed, split, start + j)
+        out["image"][j] = s.image
+        for k in LABEL_DTYPES:
+            out[k][j] = start + j if k == "index" else getattr(s.params, k)
+    return out
+
+
+def _tasks(config: GenConfig, seed: int, shard: ShardPlan) -> list[tuple[str, int, str, int, int]]:
+    cj = config.to_json()
+    return [
+        (cj, seed, shard.split, shard.start + o, min(BLOCK, shard.count - o))
+        for o in range(0, shard.count, BLOCK)
+    ]
+
+
+def _bounded_map(pool: ProcessPoolExecutor, tasks: list, ahead: int) -> Iterator[dict[str, np.ndarray]]:
+    """Ordered results of ``_block`` over ``tasks`` with at most ``ahead`` in flight (bounded memory)."""
+    pending: deque = deque()
+    for task in tasks:
+        pending.append(pool.submit(_block, task))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_shard(
+    path: Path,
+    config: GenConfig,
+    seed: int,
+    shard: ShardPlan,
+    blocks: Iterator[dict[str, np.ndarray]],
+    on_samples: Callable[[int], None],
+) -> str:
+    """Stream ``blocks`` into ``path`` via a .partial file; return the sha256 of the result."""
+    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    h, w = config.image_shape
+    freqs_hz, times_s = image_axes(config)
+    with h5py.File(partial, "w", track_order=False) as f:
+        f.attrs.update(
+            schema_version=SCHEMA_VERSION,
+            chirpgen_version=__version__,
+            split=shard.split,
+            seed=seed,
+            start_index=shard.start,
+            kind_names=json.dumps(list(KIND_NAMES)),
+            config=config.to_json(),
+            snr_definition=SNR_DEFINITION,
+            grey_definition=GREY_DEFINITION,
+        )
+        images = f.create_dataset(
+            "image", (shard.count, h, w), np.uint8, chunks=(1, h, w),
+            compression="gzip", compression_opts=1, shuffle=False, track_times=False,
+        )
+        labels = {k: np.empty(shard.count, dt) for k, dt in LABEL_DTYPES.items()}
+        pos = 0
+        for block in blocks:
+            n = len(block["index"])
+            images[pos : pos + n] = block["image"]
+            for k in labels:
+                labels[k][pos : pos + n] = block[k]
+            pos += n
+            on_samples(n)
+        if pos != shard.count:
+            raise DatasetError(f"shard {path.name} got {pos} samples, expected {shard.count}")
+        for k, values in labels.items():
+            f.create_dataset(k, data=values, track_times=False)
+        f.create_dataset("freqs_hz", data=freqs_hz, track_times=False)
+        f.create_dataset("times_s", data=times_s, track_times=False)
+    with open(partial, "rb+") as fh:
+        os.fsync(fh.fileno())
+    digest = sha256_file(partial)
+    os.replace(partial, path)
+    return digest
+
+
+def _versions() -> dict[str, str]:
+    import scipy
+
+    return {"chirpgen": __version__, "numpy": np.__version__, "scipy": scipy.__version__, "h5py": h5py.__version__}
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + PARTIAL_SUFFIX)
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def read_manifest(root: str | Path) -> dict[str, Any]:
+    """The manifest of a data set directory, or a DatasetError saying what is wrong."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        raise DatasetError(f"{str(root)!r} is not a chirpgen data set (no {MANIFEST}); run chirpgen make --out {root}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path} is not valid JSON ({exc}); delete the directory and run chirpgen make again") from None
+
+
+def manifest_config(manifest: dict[str, Any]) -> GenConfig:
+    return GenConfig.from_dict(manifest["config"])
+
+
+def _prepare_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DatasetError(
+            f"cannot write to output directory {str(out)!r} ({exc.strerror or exc}); choose a writable --out"
+        ) from None
+
+
+def _identity(config: GenConfig, seed: int, n: int, shard_size: int) -> dict[str, Any]:
+    return {"config_sha256": config.fingerprint(), "seed": seed, "n": n, "shard_size": shard_size}
+
+
+def _check_existing(out: Path, manifest: dict[str, Any], identity: dict[str, Any]) -> None:
+    theirs = {k: manifest.get(k) for k in identity}
+    differ = [k for k in identity if theirs[k] != identity[k]]
+    if differ:
+        what = ", ".join(
+            "config" if k == "config_sha256" else f"{k} {theirs[k]} (asked {identity[k]})" for k in differ
+        )
+        raise DatasetError(
+            f"{str(out)!r} holds a data set made with another {what}; use a new --out or delete it first"
+        )
+
+
+def _verify_done(out: Path, shard: ShardPlan, recorded: str | None, config: GenConfig) -> str:
+    """sha256 of an existing complete shard; DatasetError if it is corrupt or foreign."""
+    path = out / shard.file
+    digest = sha256_file(path)
+    if recorded is not None:
+        if digest != recorded:
+            raise DatasetError(
+                f"shard {path} is corrupt (sha256 {digest[:12]}... differs from the manifest's "
+                f"{recorded[:12]}...); delete that file and run the same chirpgen make again to regenerate it"
+            )
+        return digest
+    # Renamed but not yet recorded (stopped between the two): check it is ours and whole.
+    try:
+        with h5py.File(path, "r") as f:
+            ok = f.attrs["config"] == config.to_json() and len(f["index"]) == shard.count
+            ok = ok and int(f["index"][0]) == shard.start
+    except Exception:  # noqa: BLE001 - any failure to read means the file is damaged
+        ok = False
+    if not ok:
+        raise DatasetError(
+            f"shard {path} is unreadable or not part of this data set; delete it and run the same "
+            "chirpgen make again to regenerate it"
+        )
+    return digest
+
+
+def make_dataset(
+    out: str | Path,
+    n: int,
+    config: GenConfig,
+    seed: int = 0,
+    workers: int = 1,
+    shard_size: int = 10_000,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Generate (or complete) a data set of ``n`` samples in ``out``; return its manifest.
+
+    Every sample is a pure function of (config, seed, split, index), so the result is the same
+    byte for byte whatever ``workers`` is, and a run stopped at any point completes on the next call.
+
+    Args:
+        out: directory to write; created if missing.
+        n: total samples over train, val and test (split by ``config.splits``).
+        config: the generation config.
+        seed: the data set seed.
+        workers: processes computing samples (the main process writes).
+        shard_size: samples per HDF5 shard.
+        progress: called with the number of samples just finished (also for verified shards).
+    """
+    for name, value in (("n", n), ("shard_size", shard_size), ("workers", workers)):
+        if not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name}={value!r} must be a positive integer (1 or more)")
+    if seed < 0:
+        raise ValueError(f"seed={seed} must be >= 0")
+    out = Path(out)
+    progress = progress or (lambda _: None)
+    _prepare_out(out)
+    identity = _identity(config, seed, n, shard_size)
+    manifest_path = out / MANIFEST
+    if manifest_path.exists():
+        manifest = read_manifest(out)
+        _check_existing(out, manifest, identity)
+    elif any(out.glob("*.h5")):
+        raise DatasetError(f"{str(out)!r} holds .h5 files but no {MANIFEST}; use a new --out or delete them")
+    plans = plan_shards(n, config.splits, shard_size)
+    recorded = {}
+    if manifest_path.exists():
+        recorded = {s["file"]: s.get("sha256") for s in manifest.get("shards", [])}
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        **identity,
+        "config": config.to_dict(),
+        "split_counts": split_counts(n, config.splits),
+        "kind_names": list(KIND_NAMES),
+        "snr_definition": SNR_DEFINITION,
+        "grey_definition": GREY_DEFINITION,
+        "versions": _versions(),
+        "complete": False,
+        "shards": [{**vars(p), "sha256": recorded.get(p.file)} for p in plans],
+    }
+    for stale in out.glob("*" + PARTIAL_SUFFIX):
+        stale.unlink()
+    todo = []
+    for entry, plan in zip(manifest["shards"], plans, strict=False):
+        if (out / plan.file).exists():
+            entry["sha256"] = _verify_done(out, plan, entry["sha256"], config)
+            progress(plan.count)
+        else:
+            entry["sha256"] = None
+            todo.append((entry, plan))
+    _write_json_atomic(manifest_path, manifest)
+
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        for entry, plan in todo:
+            tasks = _tasks(config, seed, plan)
+            blocks = _bounded_map(pool, tasks, ahead=4 * workers) if pool else map(_block, tasks)
+            entry["sha256"] = _write_shard(out / plan.file, config, seed, plan, blocks, progress)
+            _write_json_atomic(manifest_path, manifest)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    manifest["complete"] = True
+    _write_json_atomic(manifest_path, manifest)
+    return manifest
+
+
+def iter_shards(root: str | Path, split: str) -> Iterator[Path]:
+    """Paths of the shards of ``split``, in index order."""
+    if split not in SPLIT_NAMES:
+        raise DatasetError(f"split {split!r} must be one of {list(SPLIT_NAMES)}")
+    manifest = read_manifest(root)
+    for s in manifest["shards"]:
+        if s["split"] == split:
+            path = Path(root) / s["file"]
+            if not path.is_file():
+                raise DatasetError(f"shard {path} is missing; run the same chirpgen make again to complete the data set")
+            yield path
+
+
+def read_split(root: str | Path, split: str, n: int | None = None) -> dict[str, np.ndarray]:
+    """The first ``n`` samples (all if None) of a split, as arrays named as in the shards."""
+    parts: dict[str, list[np.ndarray]] = {}
+    have = 0
+    for path in iter_shards(root, split):
+        if n is not None and have >= n:
+            break
+        with h5py.File(path, "r") as f:
+            take = len(f["index"]) if n is None else min(len(f["index"]), n - have)
+            for k in ("image", *LABEL_DTYPES):
+                parts.setdefault(k, []).append(f[k][:take])
+            have += take
+    if not parts:
+        raise DatasetError(f"split {split!r} of {str(root)!r} holds no samples")
+    return {k: np.concatenate(v) for k, v in parts.items()}

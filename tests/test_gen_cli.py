@@ -1,0 +1,135 @@
+"""The chirpgen command: the real commands end to end, and one clear line for every bad input."""
+
+import csv
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from chirpgen.cli import main
+from chirpgen.config import load_config
+from chirpgen.dataset import read_split
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "data"
+    result = run("make", "--n", 40, "--out", out, "--seed", 3, "--workers", 2, "--shard-size", 16, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "wrote 40 samples (train 32, val 4, test 4)" in result.output
+    return out
+
+
+def test_info_counts_and_frame(data):
+    result = run("info", data)
+    assert result.exit_code == 0, result.output
+    assert "image 128 x 128" in result.output and "rows 0-127 Hz every 1 Hz" in result.output
+    assert "train        32" in result.output and "KB per sample" in result.output
+
+
+def test_export_writes_the_exact_pixels_and_the_labels(data, tmp_path):
+    result = run("export", data, "--split", "val", "--n", 3, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    stored = read_split(data, "val")
+    with open(tmp_path / "labels.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and list(rows[0]) == [
+        "file", "split", "index", "kind", "t_start_s", "f_start_hz", "f_end_hz", "duration_s", "snr_db"
+    ]
+    for j, row in enumerate(rows):
+        png = Image.open(tmp_path / row["file"])
+        assert png.mode == "L"
+        assert np.array_equal(np.asarray(png), stored["image"][j])
+        assert float(row["f_end_hz"]) == pytest.approx(stored["f_end_hz"][j], rel=1e-8)
+        assert row["kind"] in ("linear", "quadratic", "exponential")
+
+
+def test_make_again_completes_nothing_and_keeps_the_bytes(data):
+    before = {p.name: p.read_bytes() for p in data.glob("*.h5")}
+    result = run("make", "--n", 40, "--out", data, "--seed", 3, "--shard-size", 16, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert {p.name: p.read_bytes() for p in data.glob("*.h5")} == before
+
+
+def test_audio_preset_and_overrides(tmp_path):
+    result = run("make", "--n", 10, "--out", tmp_path, "--preset", "audio", "--set", "signal.noise=pink", "--workers", 1, "--quiet")
+    assert result.exit_code == 0, result.output
+    info = run("info", tmp_path, "--json").output
+    assert '"sample_rate_hz": 16000.0' in info and '"noise": "pink"' in info
+
+
+def _one_line_error(result, *fragments):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--n", 0], ["n=0", "positive"]),
+        (["--n", -5], ["n=-5"]),
+        (["--n", 10, "--shard-size", 0], ["shard_size=0"]),
+        (["--n", 10, "--workers", 0], ["workers=0"]),
+        (["--n", 10, "--set", "signal.freq_hz=[1, 128]"], ["128 Hz", "Nyquist", "lower it"]),
+        (["--n", 10, "--set", "signal.freq_hz=[0, 50]", "--set", "signal.kinds=[exponential]"], ["exponential", "> 0"]),
+        (["--n", 10, "--set", "signal.duration_s=[1, 20]"], ["past record_s=60", "shorten"]),
+        (["--n", 10, "--preset", "nope"], ["unknown preset 'nope'", "audio", "default"]),
+        (["--n", 10, "--set", "signal.bogus=1"], ["bogus"]),
+    ],
+)
+def test_make_rejects_bad_input_in_one_line(tmp_path, args, fragments):
+    out = tmp_path / "d"
+    _one_line_error(run("make", "--out", out, "--quiet", *args), *fragments)
+    assert not out.exists() or not any(out.glob("*.h5"))
+
+
+def test_make_rejects_an_unwritable_directory(tmp_path):
+    (tmp_path / "f").write_text("")
+    _one_line_error(run("make", "--n", 4, "--out", tmp_path / "f" / "d", "--quiet"), "cannot write to output directory", "--out")
+
+
+def test_make_refuses_another_config_in_one_line(data):
+    _one_line_error(run("make", "--n", 40, "--out", data, "--seed", 4, "--shard-size", 16, "--quiet"), "another seed 3", "new --out")
+
+
+def test_make_reports_a_corrupted_shard_in_one_line(tmp_path):
+    assert run("make", "--n", 12, "--out", tmp_path, "--shard-size", 4, "--quiet", "--workers", 1).exit_code == 0
+    victim = tmp_path / "train-00001.h5"
+    victim.write_bytes(victim.read_bytes()[:-100])
+    _one_line_error(run("make", "--n", 12, "--out", tmp_path, "--shard-size", 4, "--quiet"), "train-00001.h5 is corrupt", "delete")
+
+
+def test_info_and_export_on_a_directory_that_is_not_a_data_set(tmp_path):
+    _one_line_error(run("info", tmp_path), "not a chirpgen data set", "chirpgen make")
+    _one_line_error(run("export", tmp_path, "--out", tmp_path / "p"), "not a chirpgen data set")
+
+
+def test_config_file(tmp_path):
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text("name: slow\nsignal:\n  sample_rate_hz: 128\n  freq_hz: [1, 40]\n")
+    config = load_config(path=config_file)
+    assert config.signal.sample_rate_hz == 128 and config.signal.freq_hz == (1.0, 40.0)
+    assert run("make", "--n", 4, "--out", tmp_path / "ok", "--config", config_file, "--quiet").exit_code == 0
+    config_file.write_text("name: slow\nsignal:\n  sample_rate_hz: 128\n  freq_hz: [1, 70]\n")
+    _one_line_error(run("make", "--n", 4, "--out", tmp_path / "d", "--config", config_file, "--quiet"), "Nyquist")
+
+
+def test_import_chirpgen_never_imports_torch_and_help_is_fast():
+    code = "import sys, chirpgen, chirpgen.dataset, chirpgen.export, chirpgen.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "chirpgen.cli", "--help"], capture_output=True, check=True)
+    assert time.perf_counter() - start < 5.0

@@ -1,0 +1,172 @@
+"""Data sets on disk: determinism, resume, refusal to mix, and the data contract."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from chirpgen.config import load_config
+from chirpgen.dataset import DatasetError, make_dataset, read_manifest, read_split, split_counts
+from chirpgen.sample import make_sample
+
+CONFIG = load_config("default")
+N = 60
+
+
+def _hashes(manifest):
+    return [(s["file"], s["sha256"]) for s in manifest["shards"]]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    return out, make_dataset(out, N, CONFIG, seed=5, workers=1, shard_size=16)
+
+
+def test_shards_follow_the_data_contract(reference):
+    out, manifest = reference
+    assert manifest["complete"] and manifest["split_counts"] == {"train": 48, "val": 6, "test": 6}
+    assert [s["file"] for s in manifest["shards"]] == [
+        "train-00000.h5", "train-00001.h5", "train-00002.h5", "val-00000.h5", "test-00000.h5"
+    ]
+    with h5py.File(out / "train-00001.h5", "r") as f:
+        assert f["image"].dtype == np.uint8 and f["image"].shape == (16, 128, 128)
+        assert f["image"].chunks == (1, 128, 128) and f["image"].compression == "gzip"
+        for name in ("t_start_s", "f_start_hz", "f_end_hz", "duration_s", "snr_db"):
+            assert f[name].dtype == np.float64 and f[name].shape == (16,)
+        assert f["kind"].dtype == np.uint8 and f["index"].dtype == np.int64
+        assert f["index"][:].tolist() == list(range(16, 32))
+        assert f["freqs_hz"].shape == (128,) and f["times_s"].shape == (128,)
+        assert json.loads(f.attrs["kind_names"]) == ["linear", "quadratic", "exponential"]
+        assert f.attrs["split"] == "train" and f.attrs["seed"] == 5 and f.attrs["schema_version"] == 1
+        assert json.loads(f.attrs["config"]) == CONFIG.to_dict()
+        assert "snr_db = 10*log10" in f.attrs["snr_definition"]
+
+
+def test_any_sample_regenerates_alone(reference):
+    out, _ = reference
+    data = read_split(out, "train")
+    for i in (0, 17, 47):
+        s = make_sample(CONFIG, 5, "train", i)
+        assert np.array_equal(data["image"][i], s.image)
+        assert data["t_start_s"][i] == s.params.t_start_s and data["kind"][i] == s.params.kind
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(reference, tmp_path):
+    _, ref = reference
+    again = make_dataset(tmp_path / "a", N, CONFIG, seed=5, workers=1, shard_size=16)
+    other = make_dataset(tmp_path / "b", N, CONFIG, seed=6, workers=1, shard_size=16)
+    assert _hashes(again) == _hashes(ref)
+    assert all(a[1] != b[1] for a, b in zip(_hashes(other), _hashes(ref), strict=False))
+
+
+def test_workers_do_not_change_a_byte(reference, tmp_path):
+    _, ref = reference
+    assert _hashes(make_dataset(tmp_path, N, CONFIG, seed=5, workers=2, shard_size=16)) == _hashes(ref)
+
+
+def test_shard_size_does_not_change_the_samples(reference, tmp_path):
+    out, _ = reference
+    make_dataset(tmp_path, N, CONFIG, seed=5, workers=2, shard_size=7)
+    for split in ("train", "val", "test"):
+        a, b = read_split(out, split), read_split(tmp_path, split)
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_splits_never_overlap(reference):
+    out, _ = reference
+    images = {s: read_split(out, s)["image"].reshape(-1, 128 * 128) for s in ("train", "val", "test")}
+    seen = {}
+    for split, rows in images.items():
+        for row in rows:
+            key = row.tobytes()
+            assert key not in seen, f"a {split} image repeats one of {seen.get(key)}"
+            seen[key] = split
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupted_run_resumes_to_the_same_bytes(reference, tmp_path, workers):
+    _, ref = reference
+    done = [0]
+
+    def stop_midway(k):
+        done[0] += k
+        if done[0] > 20:  # inside the second shard: one complete, one .partial
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        make_dataset(tmp_path, N, CONFIG, seed=5, workers=workers, shard_size=16, progress=stop_midway)
+    assert (tmp_path / "train-00000.h5").exists() and not (tmp_path / "train-00001.h5").exists()
+    assert not read_manifest(tmp_path)["complete"]
+    assert _hashes(make_dataset(tmp_path, N, CONFIG, seed=5, workers=workers, shard_size=16)) == _hashes(ref)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_shard_renamed_but_not_recorded_is_verified_and_kept(reference, tmp_path):
+    _, ref = reference
+    make_dataset(tmp_path, N, CONFIG, seed=5, shard_size=16)
+    manifest = read_manifest(tmp_path)
+    manifest["shards"][1]["sha256"] = None
+    manifest["complete"] = False
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert _hashes(make_dataset(tmp_path, N, CONFIG, seed=5, shard_size=16)) == _hashes(ref)
+
+
+def test_a_corrupted_shard_is_reported_and_nothing_is_lost(tmp_path):
+    make_dataset(tmp_path, N, CONFIG, seed=5, shard_size=16)
+    victim = tmp_path / "train-00001.h5"
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.h5")}
+    with pytest.raises(DatasetError, match=r"train-00001.h5 is corrupt.*delete that file"):
+        make_dataset(tmp_path, N, CONFIG, seed=5, shard_size=16)
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.h5")} == before
+    victim.unlink()
+    make_dataset(tmp_path, N, CONFIG, seed=5, shard_size=16)
+    assert read_manifest(tmp_path)["complete"]
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(config=load_config("default", overrides=["signal.noise=pink"])), "another config"),
+        (dict(seed=6), "another seed 5"),
+        (dict(n=N + 10), "another n"),
+        (dict(shard_size=8), "another shard_size"),
+    ],
+)
+def test_refuses_to_mix_another_config_into_a_directory(tmp_path, change, match):
+    make_dataset(tmp_path, N, CONFIG, seed=5, shard_size=16)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    args = dict(n=N, config=CONFIG, seed=5, shard_size=16) | change
+    with pytest.raises(DatasetError, match=match):
+        make_dataset(tmp_path, **args)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(n=0), "n=0"), (dict(n=-3), "n=-3"), (dict(shard_size=0), "shard_size=0")])
+def test_rejects_non_positive_sizes(tmp_path, kwargs, match):
+    args = dict(n=10, config=CONFIG, shard_size=4) | kwargs
+    with pytest.raises(ValueError, match=match):
+        make_dataset(tmp_path, **args)
+    assert not any(tmp_path.iterdir())
+
+
+def test_unwritable_output_directory(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(DatasetError, match="cannot write to output directory .*a-file/data"):
+        make_dataset(blocker / "data", 10, CONFIG)
+
+
+def test_split_counts_add_up():
+    for n in (1, 2, 9, 10, 11, 99, 100_000):
+        counts = split_counts(n, CONFIG.splits)
+        assert sum(counts.values()) == n and min(counts.values()) >= 0
+    assert split_counts(100_000, CONFIG.splits) == {"train": 80_000, "val": 10_000, "test": 10_000}
