@@ -27,6 +27,9 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
             raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted: complete shards are kept; run the same command again to resume.", err=True)
+            sys.exit(130)
 
     return wrapper
 

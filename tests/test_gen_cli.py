@@ -133,3 +133,23 @@ def test_import_chirpgen_never_imports_torch_and_help_is_fast():
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "chirpgen.cli", "--help"], capture_output=True, check=True)
     assert time.perf_counter() - start < 5.0
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_real_command_then_resume_gives_the_same_bytes(tmp_path):
+    import json
+    import signal
+
+    exe = [sys.executable, "-m", "chirpgen.cli", "make", "--n", "6000", "--shard-size", "1000", "--quiet"]
+    proc = subprocess.Popen([*exe, "--out", str(tmp_path / "a")], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (tmp_path / "a" / "train-00001.h5").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "run the same command again to resume" in err and "Traceback" not in err
+    assert not (tmp_path / "a" / "test-00000.h5").exists()
+    subprocess.run([*exe, "--out", str(tmp_path / "a")], check=True, capture_output=True)
+    subprocess.run([*exe, "--out", str(tmp_path / "b"), "--workers", "1"], check=True, capture_output=True)
+    sha = [[s["sha256"] for s in json.loads((tmp_path / d / "manifest.json").read_text())["shards"]] for d in "ab"]
+    assert sha[0] == sha[1] and None not in sha[0]
