@@ -216,17 +216,21 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
-def _apply_override(d: dict[str, Any], override: str) -> None:
+def apply_override(d: dict[str, Any], override: str, example: str = "signal.noise=pink") -> None:
+    """Set ``d[a][b] = value`` from ``"a.b=value"`` (the value is parsed as YAML), in place."""
     key, sep, raw = override.partition("=")
     if not sep or not key:
-        raise ValueError(f"override {override!r} must look like section.key=value, e.g. signal.noise=pink")
+        raise ValueError(f"override {override!r} must look like KEY=VALUE, e.g. {example}")
     node = d
     parts = key.split(".")
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ValueError(f"override {override!r}: {part!r} is not a config section")
-    node[parts[-1]] = yaml.safe_load(raw)
+    try:
+        node[parts[-1]] = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ValueError(f"override {override!r}: {raw!r} is not a YAML value (quote the whole KEY=VALUE)") from None
 
 
 def load_config(
@@ -256,5 +260,5 @@ def load_config(
     if not isinstance(d, dict):
         raise ValueError(f"config {path or preset!r} must be a YAML mapping")
     for override in overrides:
-        _apply_override(d, override)
+        apply_override(d, override)
     return GenConfig.from_dict(d)

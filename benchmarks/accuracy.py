@@ -1,0 +1,247 @@
+"""Accuracy of the classical baselines (and optionally a trained model) next to the Cramér-Rao bound.
+
+    python benchmarks/accuracy.py --data data/ --split test --n 3000 --out benchmarks/results/accuracy.json
+    python benchmarks/accuracy.py --data data/ --split test --model runs/exp1 --out benchmarks/results/accuracy.json
+
+For each sample of the split: the ridge tracker on the stored image; the dechirping ML estimator
+on the raw signal, regenerated with ``make_sample(config, seed, split, index)`` from the
+manifest (the regenerated image must equal the stored pixels, else the run stops); the model's
+prediction when ``--model`` is given; and the CRB of f_start and f_end for the sample's true
+parameters. Statistics per chirp kind x SNR bin and per target (MAE, RMSE, median, p90, outlier
+rate above one column or one frequency bin, kind accuracy, Pearson r) come from
+``chirploc.metrics.evaluate_predictions``; for f_start and f_end each group also gets the bound
+(RMS of the per-sample CRB standard deviations) and the ratio RMSE / bound.
+
+Writes the JSON given by ``--out`` (with provenance and timings) and, next to it, a ``.npz`` with
+the per-sample truth, predictions and bounds (for scatter plots). Tables: ``benchmarks/tables.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.baselines import BASELINES, OUTPUT_KEYS, run_baseline  # noqa: E402
+from benchmarks.crb import crb_f_hz_batch, grid_floor  # noqa: E402
+from benchmarks.provenance import manifest_sha256, provenance  # noqa: E402
+from chirpgen.config import KIND_NAMES, GenConfig  # noqa: E402
+from chirpgen.dataset import manifest_config, read_manifest, read_split  # noqa: E402
+from chirpgen.sample import make_sample  # noqa: E402
+from chirploc.metrics import evaluate_predictions, snr_bin_labels  # noqa: E402
+
+BOUND_TARGETS: tuple[str, ...] = ("f_start_hz", "f_end_hz")
+
+
+def snr_edges(snr_range_db: tuple[float, float], step_db: float = 5.0) -> list[float]:
+    """Bin edges every ``step_db`` covering ``snr_range_db`` (the last bin may be shorter)."""
+    if step_db <= 0:
+        raise ValueError(f"step_db={step_db} must be > 0")
+    lo, hi = snr_range_db
+    if hi <= lo:
+        return [lo, lo + step_db]
+    edges = list(np.arange(lo, hi, step_db))
+    return [float(e) for e in edges] + [float(hi)]
+
+
+def group_masks(kind: np.ndarray, snr_db: np.ndarray, edges_db: list[float]) -> dict[str, Any]:
+    """Boolean masks in the layout of ``evaluate_predictions``: overall, per_kind, per_snr, per_kind_snr."""
+    edges = np.asarray(edges_db, dtype=np.float64)
+    labels = snr_bin_labels(list(edges))
+    bins = np.searchsorted(edges, snr_db, side="right") - 1
+    bins[snr_db == edges[-1]] = len(labels) - 1
+    kind = np.asarray(kind)
+    return {
+        "overall": np.ones(len(snr_db), dtype=bool),
+        "per_kind": {name: kind == k for k, name in enumerate(KIND_NAMES)},
+        "per_snr": {label: bins == b for b, label in enumerate(labels)},
+        "per_kind_snr": {
+            name: {label: (kind == k) & (bins == b) for b, label in enumerate(labels)}
+            for k, name in enumerate(KIND_NAMES)
+        },
+    }
+
+
+def rms(values: np.ndarray) -> float:
+    """Root mean square (NaN when empty): the bound of a group is the RMS of its per-sample CRB stds."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.sqrt(np.mean(values**2))) if values.size else float("nan")
+
+
+def _walk(masks: dict[str, Any], stats: dict[str, Any], fn) -> None:
+    """Apply ``fn(mask, group_stats)`` to every group of an ``evaluate_predictions`` result."""
+    fn(masks["overall"], stats["overall"])
+    for section in ("per_kind", "per_snr"):
+        for name, mask in masks[section].items():
+            fn(mask, stats[section][name])
+    for kind_name, bins in masks["per_kind_snr"].items():
+        for label, mask in bins.items():
+            fn(mask, stats["per_kind_snr"][kind_name][label])
+
+
+def add_bound_ratios(stats: dict[str, Any], masks: dict[str, Any], crb_std: dict[str, np.ndarray]) -> None:
+    """Add ``crb`` (RMS of per-sample bounds) and ``rmse_over_crb`` to each group's f_start/f_end stats."""
+
+    def fn(mask: np.ndarray, group: dict[str, Any]) -> None:
+        for target in BOUND_TARGETS:
+            bound = rms(crb_std[target][mask])
+            group[target]["crb"] = bound
+            group[target]["rmse_over_crb"] = group[target]["rmse"] / bound if bound > 0 else float("nan")
+
+    _walk(masks, stats, fn)
+
+
+def bound_summary(masks: dict[str, Any], crb_std: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The bound per group on its own (for the tables' bound column)."""
+    out: dict[str, Any] = {"overall": {}, "per_kind": {}, "per_snr": {}, "per_kind_snr": {}}
+
+    def group(mask: np.ndarray) -> dict[str, Any]:
+        return {"n": int(mask.sum()), **{t: rms(crb_std[t][mask]) for t in BOUND_TARGETS}}
+
+    out["overall"] = group(masks["overall"])
+    for section in ("per_kind", "per_snr"):
+        out[section] = {name: group(m) for name, m in masks[section].items()}
+    out["per_kind_snr"] = {k: {lab: group(m) for lab, m in b.items()} for k, b in masks["per_kind_snr"].items()}
+    return out
+
+
+def regenerate_signals(config: GenConfig, seed: int, split: str, index: np.ndarray,
+                       images: np.ndarray) -> np.ndarray:
+    """Raw signals of the samples, checked against the stored images (ValueError on a mismatch)."""
+    signals = np.empty((len(index), config.signal.n_samples))
+    for i, idx in enumerate(index):
+        sample = make_sample(config, seed, split, int(idx))
+        if not np.array_equal(sample.image, images[i]):
+            raise ValueError(
+                f"regenerated image of {split} sample {int(idx)} differs from the stored pixels; the data set "
+                "was not made by this chirpgen version or its manifest config/seed is wrong"
+            )
+        signals[i] = sample.signal
+    return signals
+
+
+def evaluate(data: str | Path, split: str, n: int | None, model: str | None, baselines: tuple[str, ...],
+             snr_step_db: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run everything; returns (result dict for the JSON, per-sample arrays for the .npz)."""
+    manifest = read_manifest(data)
+    config = manifest_config(manifest)
+    seed = int(manifest["seed"])
+    batch = read_split(data, split, n)
+    images = batch["image"]
+    truth = {k: batch[k].astype(np.float64) for k in OUTPUT_KEYS if k != "kind"}
+    truth["kind"] = batch["kind"].astype(np.int64)
+    floor = grid_floor(config)
+    bin_widths = {"t_start_s": floor["dt_s"], "duration_s": floor["dt_s"],
+                  "f_start_hz": floor["df_hz"], "f_end_hz": floor["df_hz"]}
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    crb0, crb1 = crb_f_hz_batch(truth["kind"], config.signal.sample_rate_hz, truth["duration_s"],
+                                truth["f_start_hz"], truth["f_end_hz"], batch["snr_db"])
+    timings["crb_s"] = time.perf_counter() - t
+    crb_std = {"f_start_hz": crb0, "f_end_hz": crb1}
+
+    preds: dict[str, dict[str, np.ndarray]] = {}
+    if "ridge" in baselines:
+        t = time.perf_counter()
+        preds["ridge"] = run_baseline("ridge", images, config)
+        timings["ridge_s"] = time.perf_counter() - t
+    if "ml" in baselines:
+        t = time.perf_counter()
+        signals = regenerate_signals(config, seed, split, batch["index"], images)
+        timings["regenerate_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        preds["ml"] = run_baseline("ml", signals, config, images=images)
+        timings["ml_s"] = time.perf_counter() - t
+        del signals
+    if model is not None:
+        from chirploc.inference import load_predictor
+
+        t = time.perf_counter()
+        predictor = load_predictor(model)
+        timings["model_load_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        out = predictor.predict(images)
+        timings["model_s"] = time.perf_counter() - t
+        preds["model"] = {k: np.asarray(out[k]) for k in OUTPUT_KEYS}
+    n_done = len(images)
+    for name in list(timings):
+        if name.endswith("_s") and name not in ("model_load_s",):
+            timings[name.replace("_s", "_ms_per_sample")] = 1e3 * timings[name] / n_done
+
+    edges = snr_edges(config.signal.snr_db, snr_step_db)
+    masks = group_masks(truth["kind"], batch["snr_db"], edges)
+    estimators = {}
+    for name, pred in preds.items():
+        stats = evaluate_predictions(pred, truth, batch["snr_db"], edges, bin_widths)
+        add_bound_ratios(stats, masks, crb_std)
+        estimators[name] = stats
+    result = {
+        "split": split,
+        "n": n_done,
+        "model_run": str(model) if model else None,
+        "kind_names": list(KIND_NAMES),
+        "snr_edges_db": edges,
+        "bin_widths": bin_widths,
+        "grid_floor": floor,
+        "bound": bound_summary(masks, crb_std),
+        "estimators": estimators,
+        "timings": timings,
+    }
+    arrays = {"snr_db": batch["snr_db"], "index": batch["index"],
+              "crb_f_start_hz": crb0, "crb_f_end_hz": crb1,
+              **{f"true_{k}": v for k, v in truth.items()},
+              **{f"{name}_{k}": np.asarray(v) for name, p in preds.items() for k, v in p.items()}}
+    return result, arrays
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="chirpgen data set directory")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to evaluate")
+    parser.add_argument("--n", type=int, default=None, help="first N samples of the split (default: all)")
+    parser.add_argument("--model", default=None, help="chirploc run directory to evaluate next to the baselines")
+    parser.add_argument("--baselines", default=",".join(BASELINES), help="comma-separated subset of ridge,ml ('' for none)")
+    parser.add_argument("--snr-step-db", type=float, default=5.0, help="width of the SNR bins")
+    parser.add_argument("--out", default="benchmarks/results/accuracy.json", help="results JSON to write")
+    args = parser.parse_args(argv)
+    chosen = tuple(b for b in args.baselines.split(",") if b)
+    bad = [b for b in chosen if b not in BASELINES]
+    if bad:
+        parser.error(f"--baselines {args.baselines!r}: unknown {bad}; choose from {list(BASELINES)}")
+    if args.n is not None and args.n <= 0:
+        parser.error(f"--n {args.n} must be > 0")
+    t = time.perf_counter()
+    result, arrays = evaluate(args.data, args.split, args.n, args.model, chosen, args.snr_step_db)
+    manifest = read_manifest(args.data)
+    result["timings"]["total_s"] = time.perf_counter() - t
+    result = {
+        "provenance": provenance(data=str(args.data), data_manifest_sha256=manifest_sha256(args.data)),
+        "config": manifest["config"],
+        "dataset_seed": manifest["seed"],
+        **result,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    npz = out.with_suffix(".npz")
+    result["per_sample_file"] = npz.name
+    tmp = out.with_name(out.name + ".partial")
+    tmp.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")
+    tmp.replace(out)
+    np.savez_compressed(npz, **arrays)
+    print(f"wrote {out} and {npz} ({result['n']} samples, {result['timings']['total_s']:.1f} s)")
+    for name, stats in result["estimators"].items():
+        g = stats["overall"]
+        print(f"  {name:<6} kind acc {g['kind_accuracy']:.3f}  " + "  ".join(
+            f"{k} RMSE {g[k]['rmse']:.3f}" for k in ("t_start_s", "duration_s", "f_start_hz", "f_end_hz")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Training speed (images/s) of a chirploc recipe with AMP (bf16 autocast) on and off, side by side.
+
+    .venv/bin/python benchmarks/bench_train_speed.py --config configs/default.yaml --steps 40 --device cpu \
+        --out benchmarks/results/train_speed_cpu.json
+
+Random uint8 images of the default frame's geometry go through the full training step (forward,
+loss, backward, AdamW) of the recipe's model; the first ``--warmup`` steps are not timed. The two
+settings alternate in one process so machine load affects both alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import click
+import torch
+
+from chirpgen.config import KIND_NAMES, load_config
+from chirploc.config import load_train_config
+from chirploc.model import build_model, prepare_images
+from chirploc.train import compute_loss, make_optimizer, resolve_amp, resolve_device
+
+
+def _git() -> dict[str, object]:
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
+
+    return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(run("status", "--porcelain"))}
+
+
+def _steps(model, optimizer, config, device, amp_dtype, images, steps: int) -> float:
+    """Seconds for ``steps`` training steps."""
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(len(images), 4, generator=g) * 2 - 1
+    kind = torch.randint(0, len(KIND_NAMES), (len(images),), generator=g)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        x = prepare_images(images.to(device))  # (B, 1, H, W)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            reg, logits = model(x)  # (B, 4), (B, K)
+        loss, _, _ = compute_loss(reg, logits, target.to(device), kind.to(device), config.kind_loss_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+@click.command()
+@click.option(
+    "--config", "config_path", default="configs/default.yaml", show_default=True, help="Recipe YAML."
+)
+@click.option("--steps", default=40, show_default=True, help="Timed steps per setting.")
+@click.option("--warmup", default=3, show_default=True, help="Untimed steps per setting first.")
+@click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size.")
+@click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True, help="Device."
+)
+@click.option(
+    "--out", default="benchmarks/results/train_speed_cpu.json", show_default=True, help="Results JSON."
+)
+def main(
+    config_path: str, steps: int, warmup: int, batch_size: int | None, threads: int, device: str, out: str
+) -> None:
+    """Measure and write images/s with AMP on and off."""
+    if threads:
+        torch.set_num_threads(threads)
+    config = load_train_config(config_path, [f"batch_size={batch_size}"] if batch_size else [])
+    frame = load_config("default")
+    dev = resolve_device(device)
+    amp_on = resolve_amp("bf16" if dev.type == "cpu" else "fp16", dev)
+    model, _, _ = build_model(config.model, frame.image_shape, len(KIND_NAMES), seed=0)
+    model.to(dev).train()
+    optimizer = make_optimizer(model, config)
+    images = torch.randint(0, 256, (config.batch_size, *frame.image_shape), dtype=torch.uint8)
+    settings = {"off": None, str(amp_on).replace("torch.", ""): amp_on}
+    times = {name: 0.0 for name in settings}
+    for dtype in settings.values():
+        _steps(model, optimizer, config, dev, dtype, images, warmup)
+    chunk = max(1, steps // 4)
+    for _ in range(0, steps, chunk):  # alternate so load changes hit both settings
+        for name, dtype in settings.items():
+            times[name] += _steps(model, optimizer, config, dev, dtype, images, chunk)
+    n_steps = len(range(0, steps, chunk)) * chunk
+    results = {
+        name: {"images_per_s": n_steps * config.batch_size / t, "seconds": t, "steps": n_steps}
+        for name, t in times.items()
+    }
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    record = {
+        "benchmark": "train_speed",
+        "results": results,
+        "config": {
+            "recipe": config_path,
+            "arch": config.model.arch,
+            "adapt": config.model.adapt,
+            "global_pool": config.model.global_pool,
+            "batch_size": config.batch_size,
+            "image_shape": list(frame.image_shape),
+            "trainable_params": n_trainable,
+            "note": "LoRA step timing with an untrained (random init) backbone; weights do not affect speed",
+        },
+        "meta": {
+            **_git(),
+            "versions": {"torch": torch.__version__, "python": platform.python_version()},
+            "machine": {
+                "platform": platform.platform(),
+                "processor": platform.processor(),
+                "cpu_count": os.cpu_count(),
+                "torch_threads": torch.get_num_threads(),
+                "device": str(dev),
+                "cuda": torch.cuda.get_device_name(0) if dev.type == "cuda" else None,
+            },
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(record, indent=2) + "\n")
+    for name, r in results.items():
+        click.echo(
+            f"amp {name:>9}: {r['images_per_s']:.1f} images/s ({r['steps']} steps of {config.batch_size})"
+        )
+
+
+if __name__ == "__main__":
+    main()

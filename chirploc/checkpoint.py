@@ -1,0 +1,242 @@
+"""Run directories and checkpoints: safetensors and JSON only, nothing that needs pickle to load.
+
+Layout of a run directory::
+
+    RUN/config.json            resolved TrainConfig (model.arch etc. as actually built)
+    RUN/frame.json             GenConfig dict of the data set it was trained on
+    RUN/normalisation.json     target ranges (frame ranges mapped to [-1, 1])
+    RUN/backbone.json          arch, model_kwargs, img_size, in_chans (chirploc-backbone/1)
+    RUN/base.safetensors       frozen base backbone weights (LoRA runs)
+    RUN/{best,last}/head.safetensors
+    RUN/{best,last}/adapter.safetensors + adapter_config.json    (LoRA runs)
+    RUN/{best,last}/backbone.safetensors                          (full fine-tuning / pretrain)
+    RUN/{best,last}/checkpoint.json     epoch, val loss, adapt
+    RUN/last/train_state.pt    optimizer, scheduler, scaler, early stopping, RNG (loaded weights_only=True)
+    RUN/metrics.jsonl          one line per epoch
+    RUN/backbone.safetensors   (pretrain runs) the best backbone, loadable by model.weights=RUN
+
+Each checkpoint is written to ``<name>.tmp`` and swapped in by renames, so ``best``/``last`` are
+always whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from chirpgen.config import KIND_NAMES, GenConfig
+from chirploc.config import TrainConfig
+from chirploc.data import TargetNormalisation
+from chirploc.model import BACKBONE_META, ChirpLocModel, apply_lora, make_head
+
+CHECKPOINT_NAMES = ("best", "last")
+
+
+class CheckpointError(ValueError):
+    """A run directory or checkpoint that cannot be used (phrased for the user, with the fix)."""
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=list) + "\n")
+    os.replace(tmp, path)
+
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    from safetensors.torch import save_file
+
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, path)
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {str(path)!r} is missing; train again or pick another run")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"checkpoint file {str(path)!r} is unreadable (truncated or corrupt: {exc}); use the other "
+            "checkpoint (best/last) or train again"
+        ) from None
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise CheckpointError(f"{str(path)!r} is missing; is {str(path.parent)!r} a chirploc run directory?")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(
+            f"{str(path)!r} is not valid JSON ({exc}); the run is damaged, train again"
+        ) from None
+
+
+def save_run_files(
+    run_dir: Path,
+    config: TrainConfig,
+    frame: GenConfig,
+    normalisation: TargetNormalisation,
+    meta: dict[str, Any],
+    base_state: dict[str, torch.Tensor] | None,
+) -> None:
+    """The files of a run that do not change while it trains."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", config.to_dict())
+    write_json(run_dir / "frame.json", frame.to_dict())
+    write_json(run_dir / "normalisation.json", normalisation.to_dict())
+    write_json(run_dir / BACKBONE_META, meta)
+    if base_state is not None:
+        _save_tensors(run_dir / "base.safetensors", base_state)
+
+
+def save_checkpoint(
+    run_dir: Path,
+    name: str,
+    model: ChirpLocModel,
+    adapt: str,
+    info: dict[str, Any],
+    train_state: dict[str, Any] | None = None,
+) -> Path:
+    """Write checkpoint ``name`` ('best' or 'last') of ``model`` into ``run_dir``; return its folder."""
+    final = run_dir / name
+    tmp = run_dir / f"{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    _save_tensors(tmp / "head.safetensors", model.head.state_dict())
+    if adapt == "lora":
+        from peft import get_peft_model_state_dict
+
+        _save_tensors(tmp / "adapter.safetensors", get_peft_model_state_dict(model.backbone))
+        write_json(tmp / "adapter_config.json", model.backbone.peft_config["default"].to_dict())
+    else:
+        _save_tensors(tmp / "backbone.safetensors", model.backbone.state_dict())
+    if train_state is not None:
+        torch.save(train_state, tmp / "train_state.pt")
+    write_json(tmp / "checkpoint.json", {**info, "adapt": adapt})
+    old = run_dir / f"{name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_train_state(run_dir: Path) -> dict[str, Any]:
+    """Optimizer/scheduler/scaler/early-stopping/RNG state of ``last``, loaded with weights_only=True."""
+    path = Path(run_dir) / "last" / "train_state.pt"
+    if not path.is_file():
+        raise CheckpointError(f"cannot resume: {str(path)!r} is missing; start a new run without --resume")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated or foreign file
+        raise CheckpointError(
+            f"cannot resume: {str(path)!r} is unreadable ({exc}); start a new run"
+        ) from None
+
+
+def load_weights(model: ChirpLocModel, ckpt_dir: Path, adapt: str) -> None:
+    """Load head and adapter (or full backbone) weights of a checkpoint folder into ``model``."""
+    ckpt_dir = Path(ckpt_dir)
+    try:
+        model.head.load_state_dict(_load_tensors(ckpt_dir / "head.safetensors"))
+        if adapt == "lora":
+            from peft import set_peft_model_state_dict
+
+            result = set_peft_model_state_dict(
+                model.backbone, _load_tensors(ckpt_dir / "adapter.safetensors")
+            )
+            if result.unexpected_keys:
+                raise CheckpointError(
+                    f"adapter in {str(ckpt_dir)!r} has unexpected keys {result.unexpected_keys[:3]}"
+                )
+        else:
+            model.backbone.load_state_dict(_load_tensors(ckpt_dir / "backbone.safetensors"))
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"weights in {str(ckpt_dir)!r} do not fit the model ({str(exc)[:200]})"
+        ) from None
+
+
+@dataclass
+class LoadedRun:
+    model: ChirpLocModel
+    config: TrainConfig
+    frame: GenConfig
+    normalisation: TargetNormalisation
+    checkpoint: dict[str, Any]
+
+
+def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
+    """Rebuild a trained model from its run directory (safetensors + JSON only), in eval mode on CPU.
+
+    Raises:
+        CheckpointError: a missing run directory, a missing or corrupt file.
+    """
+    import timm
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(
+            f"run directory {str(run_dir)!r} does not exist; give the --out of a chirploc train run"
+        )
+    if which not in CHECKPOINT_NAMES:
+        raise CheckpointError(f"checkpoint {which!r} must be one of {list(CHECKPOINT_NAMES)}")
+    try:
+        config = TrainConfig.from_dict(_read_json(run_dir / "config.json"))
+        frame = GenConfig.from_dict(_read_json(run_dir / "frame.json"))
+        normalisation = TargetNormalisation.from_dict(_read_json(run_dir / "normalisation.json"))
+    except (ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"run {str(run_dir)!r} has a bad config ({exc}); train again") from None
+    meta = _read_json(run_dir / BACKBONE_META)
+    info = _read_json(run_dir / which / "checkpoint.json")
+    adapt = info.get("adapt", config.model.adapt)
+    cfg = config.model
+    with torch.random.fork_rng(devices=[]):
+        pool = meta.get("global_pool", cfg.global_pool)
+        backbone = timm.create_model(
+            meta["arch"],
+            pretrained=False,
+            img_size=tuple(meta["img_size"]),
+            in_chans=1,
+            num_classes=0,
+            global_pool="" if pool == "flatten" else pool,
+            **meta["model_kwargs"],
+        )
+        head = make_head(backbone, pool, len(KIND_NAMES), cfg.head_hidden)
+        if adapt == "lora":
+            try:
+                backbone.load_state_dict(_load_tensors(run_dir / "base.safetensors"))
+            except RuntimeError as exc:
+                raise CheckpointError(
+                    f"base weights of {str(run_dir)!r} do not fit ({str(exc)[:200]})"
+                ) from None
+            backbone = apply_lora(backbone, cfg)
+    model = ChirpLocModel(backbone, head)
+    load_weights(model, run_dir / which, adapt)
+    model.eval()
+    return LoadedRun(model, config, frame, normalisation, info)
+
+
+def export_backbone(run_dir: Path, model: ChirpLocModel, meta: dict[str, Any]) -> Path:
+    """Write the (fully trained) backbone of ``model`` as RUN/backbone.safetensors + RUN/backbone.json."""
+    backbone = model.backbone
+    if hasattr(backbone, "merge_and_unload"):
+        raise CheckpointError("export_backbone needs a fully trained backbone, not a LoRA-wrapped one")
+    path = Path(run_dir) / "backbone.safetensors"
+    _save_tensors(path, backbone.state_dict())
+    write_json(Path(run_dir) / BACKBONE_META, meta)
+    return path

@@ -1,0 +1,223 @@
+"""The ``chirploc`` command: pretrain, train, evaluate, describe.
+
+    chirploc pretrain --data data/ --out runs/pre --config configs/debug.yaml
+    chirploc train --data data/ --out runs/exp1 --config configs/debug.yaml --backbone runs/pre
+    chirploc evaluate runs/exp1 --data data/ --split test
+    chirploc describe img.png rec.wav --model runs/exp1 [--json] [--plot out.png]
+
+Each command parses its options, calls one library function and prints the result. Every user
+error is one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from chirpgen.cli import user_errors
+
+DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
+run_device_option = click.option(
+    "--device", type=DEVICE_CHOICE, default="cpu", show_default=True, help="Where to run the model."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """Localise chirps in spectrograms with a LoRA-adapted Vision Transformer."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")
+    for noisy in ("timm", "peft", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)  # retries are reported as one error line
+
+
+def _recipe(config: str | None, overrides: tuple[str, ...], device: str | None, seed: int | None) -> Any:
+    from chirploc.config import load_train_config
+
+    overrides = list(overrides)
+    if device is not None:
+        overrides.append(f"device={device}")
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    return load_train_config(config, overrides)
+
+
+def _train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--data", required=True, type=click.Path(), help="chirpgen data set directory."),
+        click.option("--out", required=True, type=click.Path(), help="Run directory to create (or resume)."),
+        click.option(
+            "--config",
+            "config",
+            type=click.Path(),
+            default=None,
+            help="Recipe YAML, e.g. configs/debug.yaml.",
+        ),
+        click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Recipe override, e.g. epochs=3 or model.lora_r=4.",
+        ),
+        click.option(
+            "--device", type=DEVICE_CHOICE, default=None, help="Override the recipe's device (auto|cpu|cuda)."
+        ),
+        click.option("--seed", type=int, default=None, help="Override the recipe's seed."),
+        click.option("--resume", is_flag=True, help="Continue from RUN/last with the run's saved recipe."),
+        click.option("--progress/--no-progress", default=True, help="Show progress bars with images/s."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@main.command()
+@_train_options
+@click.option(
+    "--backbone",
+    type=click.Path(),
+    default=None,
+    help="Backbone weights: a pretrain run dir, a file, 'hub' or 'none' (sets model.weights).",
+)
+@user_errors
+def train(
+    data: str,
+    out: str,
+    config: str | None,
+    overrides: tuple[str, ...],
+    device: str | None,
+    seed: int | None,
+    resume: bool,
+    progress: bool,
+    backbone: str | None,
+) -> None:
+    """Train a chirp localiser (LoRA by default) on a chirpgen data set."""
+    from chirploc.train import train as run_train
+
+    if backbone is not None:
+        overrides = (*overrides, f"model.weights={backbone}")
+    recipe = _recipe(config, overrides, device, seed)
+    summary = run_train(data, out, recipe, resume=resume, progress=progress)
+    click.echo(f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); run in {out}")
+
+
+@main.command()
+@_train_options
+@user_errors
+def pretrain(
+    data: str,
+    out: str,
+    config: str | None,
+    overrides: tuple[str, ...],
+    device: str | None,
+    seed: int | None,
+    resume: bool,
+    progress: bool,
+) -> None:
+    """Train a backbone in full from random init; `train --backbone OUT` then adapts it with LoRA."""
+    from chirploc.config import TrainConfig
+    from chirploc.train import train as run_train
+
+    recipe = _recipe(config, overrides, device, seed)
+    pre = recipe if resume else TrainConfig.for_pretrain(recipe)
+    summary = run_train(data, out, pre, resume=resume, pretrain=True, progress=progress)
+    click.echo(
+        f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); backbone in {out}/backbone.safetensors"
+    )
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.option("--data", required=True, type=click.Path(), help="chirpgen data set of the run's frame.")
+@click.option(
+    "--split",
+    type=click.Choice(["train", "val", "test"]),
+    default="test",
+    show_default=True,
+    help="Split to report on.",
+)
+@click.option(
+    "--out", type=click.Path(), default=None, help="Directory for eval-<split>.json/.csv (default RUN/eval)."
+)
+@click.option("--n", type=click.IntRange(min=1), default=None, help="Evaluate only the first N samples.")
+@click.option(
+    "--checkpoint",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Which checkpoint.",
+)
+@run_device_option
+@user_errors
+def evaluate(
+    run: str, data: str, split: str, out: str | None, n: int | None, checkpoint: str, device: str
+) -> None:
+    """Error table per chirp kind and SNR bin (MAE, RMSE, median, p90, Pearson r, kind accuracy)."""
+    from chirploc.evaluate import evaluate_run
+    from chirploc.metrics import format_table
+
+    result, paths = evaluate_run(run, data, split, out=out, n=n, device=device, which=checkpoint)
+    click.echo(format_table(result))
+    click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--model", "model", type=click.Path(), default=None, help="Run directory (default: the packaged model)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
+@click.option(
+    "--plot",
+    type=click.Path(),
+    default=None,
+    help="Write a PNG with the predicted chirp over each spectrogram.",
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=None,
+    help="Sample rate in Hz of .npy recordings (default: the model's rate).",
+)
+@click.option(
+    "--scale",
+    type=click.Choice(["raw", "noise"]),
+    default="raw",
+    show_default=True,
+    help="raw: keep the recording's amplitude; noise: divide by its robust noise level first.",
+)
+@run_device_option
+@user_errors
+def describe(
+    files: tuple[str, ...],
+    model: str | None,
+    as_json: bool,
+    plot: str | None,
+    rate: float | None,
+    scale: str,
+    device: str,
+) -> None:
+    """Say what chirp each image (.png) or recording (.wav, .npy) holds, in a sentence with units."""
+    from chirploc.describe import describe_files
+    from chirploc.inference import load_predictor
+
+    predictor = load_predictor(model, device=device)
+    results = describe_files(list(files), predictor, sample_rate_hz=rate, scale=scale, plot=plot)
+    for r in results:
+        if as_json:
+            click.echo(json.dumps(r))
+        else:
+            notes = f" ({'; '.join(r['notes'])})" if r["notes"] else ""
+            click.echo(f"{r['file']}: {r['description']}{notes}")
+    if plot is not None and not as_json:
+        click.echo(f"wrote {plot}")
+
+
+if __name__ == "__main__":
+    main()

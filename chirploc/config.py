@@ -1,0 +1,240 @@
+"""Training recipes: the model, the adaptation and the optimisation, as dataclasses.
+
+A recipe is a YAML file (``configs/debug.yaml``, ``configs/default.yaml``) with a ``model`` section,
+the training fields at the top level, and an optional ``pretrain`` section whose keys override the
+recipe when ``chirploc pretrain`` trains the backbone in full. ``__post_init__`` rejects bad values
+with a ``ValueError`` that names the value and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chirpgen.config import apply_override
+
+ADAPT_MODES: tuple[str, ...] = ("lora", "full")
+AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "off")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+POOLS: tuple[str, ...] = ("token", "avg", "flatten")
+
+
+def _coerce_numbers(obj: Any, names: tuple[str, ...], prefix: str = "") -> None:
+    """Floats from YAML strings like '2e-3' (YAML 1.1 reads exponents without a dot as text)."""
+    for name in names:
+        value = getattr(obj, name)
+        try:
+            setattr(obj, name, float(value))
+        except (TypeError, ValueError):
+            raise ValueError(f"{prefix}{name}={value!r} must be a number") from None
+
+
+@dataclass
+class ModelConfig:
+    """The backbone, where its weights come from, and how it is adapted."""
+
+    arch: str = field(
+        default="vit_tiny_patch16_224",
+        metadata={"help": "timm model name (a hub tag like '.augreg_in21k' selects hub weights)"},
+    )
+    model_kwargs: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "extra timm.create_model kwargs, e.g. {embed_dim: 64, depth: 4, num_heads: 4}"},
+    )
+    weights: str = field(
+        default="none",
+        metadata={
+            "help": "'none' (random init), 'hub' (timm hub weights of arch, needs internet), or a path: "
+            "a chirploc pretrain run dir, its backbone.safetensors, or a timm checkpoint file"
+        },
+    )
+    adapt: str = field(default="lora", metadata={"help": "'lora' (adapters + head) or 'full' (all weights)"})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
+    lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scaling numerator (scale = alpha / r)"})
+    lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA input"})
+    lora_mlp: bool = field(default=False, metadata={"help": "also adapt the MLP (fc1, fc2) of each block"})
+    global_pool: str = field(
+        default="token",
+        metadata={
+            "help": "'token' (class token), 'avg' (mean of patch tokens) or 'flatten' (all tokens, keeps position)"
+        },
+    )
+    head_hidden: int = field(default=256, metadata={"help": "hidden width of the head MLP (0: linear head)"})
+    drop_path_rate: float = field(default=0.0, metadata={"help": "stochastic depth rate of the backbone"})
+
+    def __post_init__(self) -> None:
+        _coerce_numbers(self, ("lora_alpha", "lora_dropout", "drop_path_rate"), prefix="model.")
+        if self.adapt not in ADAPT_MODES:
+            raise ValueError(f"model.adapt={self.adapt!r} must be one of {list(ADAPT_MODES)}")
+        if self.global_pool not in POOLS:
+            raise ValueError(f"model.global_pool={self.global_pool!r} must be one of {list(POOLS)}")
+        if int(self.lora_r) != self.lora_r or self.lora_r < 1:
+            raise ValueError(f"model.lora_r={self.lora_r!r} must be a positive integer")
+        if self.lora_alpha <= 0:
+            raise ValueError(f"model.lora_alpha={self.lora_alpha!r} must be > 0")
+        if not 0.0 <= self.lora_dropout < 1.0 or not 0.0 <= self.drop_path_rate < 1.0:
+            raise ValueError(
+                f"model.lora_dropout={self.lora_dropout!r} and model.drop_path_rate="
+                f"{self.drop_path_rate!r} must lie in [0, 1)"
+            )
+        if int(self.head_hidden) != self.head_hidden or self.head_hidden < 0:
+            raise ValueError(f"model.head_hidden={self.head_hidden!r} must be an integer >= 0")
+        if not isinstance(self.model_kwargs, dict):
+            raise ValueError(f"model.model_kwargs={self.model_kwargs!r} must be a mapping")
+        reserved = {"img_size", "in_chans", "num_classes", "pretrained", "global_pool"} & set(
+            self.model_kwargs
+        )
+        if reserved:
+            raise ValueError(
+                f"model.model_kwargs sets {sorted(reserved)}, which chirploc sets from the data set and the "
+                "recipe; remove them"
+            )
+        self.weights = str(self.weights)
+
+
+@dataclass
+class TrainConfig:
+    """A training recipe. Fields are grouped: data, optimisation, schedule, stopping, runtime."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    # data
+    batch_size: int = field(default=64, metadata={"help": "images per step"})
+    max_train_samples: int = field(default=0, metadata={"help": "use the first N train samples (0: all)"})
+    max_val_samples: int = field(default=0, metadata={"help": "use the first N val samples (0: all)"})
+    num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
+    num_threads: int = field(
+        default=0, metadata={"help": "torch CPU threads while training (0: torch's default)"}
+    )
+    # optimisation
+    epochs: int = field(default=30, metadata={"help": "maximum number of epochs"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate of trained parameters"})
+    weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (not on biases/norms)"})
+    grad_clip: float = field(default=1.0, metadata={"help": "max gradient norm (0: no clipping)"})
+    kind_loss_weight: float = field(default=0.5, metadata={"help": "weight of the kind cross-entropy"})
+    amp: str = field(
+        default="auto",
+        metadata={
+            "help": "'auto' (bf16 on a CPU with bf16 units, fp16 + GradScaler on CUDA), 'bf16', 'fp16', 'off'"
+        },
+    )
+    # schedule and stopping (on the val loss)
+    plateau_patience: int = field(
+        default=2, metadata={"help": "epochs without val improvement before lr drops"}
+    )
+    plateau_factor: float = field(default=0.3, metadata={"help": "lr multiplier on a plateau"})
+    early_stop_patience: int = field(
+        default=5, metadata={"help": "epochs without val improvement before stopping"}
+    )
+    min_delta: float = field(default=1e-4, metadata={"help": "smallest val loss decrease that counts"})
+    # runtime
+    seed: int = field(default=0, metadata={"help": "seeds init, shuffling and dropout (repeatable on CPU)"})
+    device: str = field(default="auto", metadata={"help": "'auto', 'cpu' or 'cuda'"})
+    pretrain: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "overrides applied by `chirploc pretrain` (which also sets adapt=full, weights=none)"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = model_config_from_dict(self.model)
+        _coerce_numbers(
+            self, ("lr", "weight_decay", "grad_clip", "kind_loss_weight", "plateau_factor", "min_delta")
+        )
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive integer")
+        for name in ("max_train_samples", "max_val_samples", "num_workers", "num_threads", "seed"):
+            value = getattr(self, name)
+            if int(value) != value or value < 0:
+                raise ValueError(f"{name}={value!r} must be an integer >= 0")
+        if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.kind_loss_weight < 0:
+            raise ValueError(
+                f"lr={self.lr!r} must be > 0 and weight_decay={self.weight_decay!r}, grad_clip="
+                f"{self.grad_clip!r}, kind_loss_weight={self.kind_loss_weight!r} must be >= 0"
+            )
+        if self.amp is False:  # YAML reads a bare `off` as False
+            self.amp = "off"
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp={self.amp!r} must be one of {list(AMP_MODES)}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device={self.device!r} must be one of {list(DEVICES)}")
+        if not 0.0 < self.plateau_factor < 1.0:
+            raise ValueError(f"plateau_factor={self.plateau_factor!r} must lie in (0, 1)")
+        if self.plateau_patience < 0 or self.early_stop_patience < 1:
+            raise ValueError(
+                f"plateau_patience={self.plateau_patience!r} must be >= 0 and early_stop_patience="
+                f"{self.early_stop_patience!r} >= 1"
+            )
+        if self.plateau_patience >= self.early_stop_patience:
+            raise ValueError(
+                f"plateau_patience={self.plateau_patience} must be shorter than early_stop_patience="
+                f"{self.early_stop_patience}, else the learning rate never drops before training stops"
+            )
+        if not isinstance(self.pretrain, dict):
+            raise ValueError(f"pretrain={self.pretrain!r} must be a mapping of recipe overrides")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown recipe key(s) {sorted(unknown)}; expected some of {sorted(names)}")
+        return cls(**d)
+
+    def for_pretrain(self) -> TrainConfig:
+        """The recipe ``chirploc pretrain`` runs: full training from random init, plus ``pretrain`` overrides."""
+        d = self.to_dict()
+        overrides = dict(d.pop("pretrain"))
+        model_overrides = overrides.pop("model", {})
+        d.update(overrides)
+        d["model"] = {**d["model"], **model_overrides, "adapt": "full", "weights": "none"}
+        return TrainConfig.from_dict(d)
+
+
+def model_config_from_dict(d: dict[str, Any]) -> ModelConfig:
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown model key(s) {sorted(unknown)}; expected some of {sorted(names)}")
+    return ModelConfig(**d)
+
+
+def load_train_config(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> TrainConfig:
+    """A recipe from a YAML file (the built-in defaults when None), with ``key=value`` overrides.
+
+    Args:
+        path: a YAML recipe such as ``configs/debug.yaml``.
+        overrides: dotted assignments such as ``"model.lora_r=4"`` or ``"epochs=3"``.
+    """
+    d: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(
+                f"recipe {str(path)!r} does not exist; give a YAML file such as configs/debug.yaml"
+            )
+        try:
+            d = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"recipe {str(path)!r} is not valid YAML: {exc}") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"recipe {str(path)!r} must be a YAML mapping")
+    for override in overrides:
+        apply_override(d, override, example="model.lora_r=4 or epochs=3")
+    try:
+        return TrainConfig.from_dict(d)
+    except TypeError as exc:
+        raise ValueError(f"bad recipe value: {exc}") from None

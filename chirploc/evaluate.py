@@ -1,0 +1,104 @@
+"""Evaluation of a run on a data set split: tables per chirp kind and SNR bin, as JSON and CSV.
+
+chirploc evaluate runs/exp1 --data data/ --split test
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chirpgen.config import GenConfig
+from chirpgen.dataset import DatasetError, read_split
+from chirploc.checkpoint import write_json
+from chirploc.data import TARGETS, dataset_frame
+from chirploc.inference import load_predictor
+from chirploc.metrics import evaluate_predictions, table_rows
+
+
+def snr_edges(frame: GenConfig, step_db: float = 5.0) -> list[float]:
+    """SNR bin edges every ``step_db`` covering the frame's SNR range."""
+    lo, hi = frame.signal.snr_db
+    start, stop = math.floor(lo / step_db) * step_db, math.ceil(hi / step_db) * step_db
+    if stop <= start:
+        stop = start + step_db
+    return [float(e) for e in np.arange(start, stop + step_db / 2, step_db)]
+
+
+def bin_widths(frame: GenConfig) -> dict[str, float]:
+    """One image column for times, one frequency bin for frequencies."""
+    column_s = frame.stft.hop / frame.signal.sample_rate_hz
+    bin_hz = frame.signal.sample_rate_hz / frame.stft.nfft
+    return {"t_start_s": column_s, "duration_s": column_s, "f_start_hz": bin_hz, "f_end_hz": bin_hz}
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data: str | Path,
+    split: str = "test",
+    out: str | Path | None = None,
+    n: int | None = None,
+    device: str = "cpu",
+    which: str = "best",
+) -> tuple[dict[str, Any], list[Path]]:
+    """Predict a split with a run's model and write ``eval-<split>.json`` and ``.csv``.
+
+    Args:
+        run_dir: the trained run.
+        data: a chirpgen data set of the same frame.
+        split: the split to report on.
+        out: directory for the files (default: ``run_dir/eval``).
+        n: evaluate only the first ``n`` samples.
+        device: 'cpu', 'cuda' or 'auto'.
+        which: checkpoint, 'best' or 'last'.
+
+    Returns:
+        The result of ``evaluate_predictions`` (plus run/data info) and the paths written.
+    """
+    predictor = load_predictor(run_dir, device=device, which=which)
+    frame = dataset_frame(data)
+    if frame.to_dict() != predictor.frame.to_dict():
+        raise DatasetError(
+            f"data set {str(data)!r} has frame {frame.name!r} {frame.image_shape} that differs from the model's "
+            f"{predictor.frame.name!r} {predictor.frame.image_shape}; evaluate on data made with the run's frame.json"
+        )
+    arrays = read_split(data, split, n)
+    pred = predictor.predict(arrays["image"])
+    true = {k: arrays[k] for k in (*TARGETS, "kind")}
+    result = evaluate_predictions(pred, true, arrays["snr_db"], snr_edges(frame), bin_widths(frame))
+    result["info"] = {
+        "run_dir": str(run_dir),
+        "data": str(data),
+        "split": split,
+        "n": int(len(arrays["index"])),
+        "checkpoint": which,
+    }
+    out = Path(out) if out is not None else Path(run_dir) / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, csv_path = out / f"eval-{split}.json", out / f"eval-{split}.csv"
+    write_json(json_path, json.loads(json.dumps(result, default=float)))
+    rows = table_rows(result)
+    fields = [
+        "group",
+        "name",
+        "target",
+        "unit",
+        "n",
+        "mae",
+        "rmse",
+        "median",
+        "p90",
+        "pearson_r",
+        "outlier_rate",
+        "kind_accuracy",
+    ]
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return result, [json_path, csv_path]

@@ -1,0 +1,175 @@
+"""Error statistics in physical units, per chirp kind and per SNR bin (numpy only, no torch).
+
+Notes:
+    For absolute errors e_i = |pred_i - true_i|: MAE = mean(e), RMSE = sqrt(mean(e^2)),
+    median and p90 are the 50th and 90th percentiles (linear interpolation). Pearson r is
+    cov(pred, true) / (std(pred) std(true)); it is NaN for fewer than 2 samples or a constant input.
+    The outlier rate is the fraction of e_i above the target's bin width (one image column for
+    times, one frequency bin for frequencies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chirpgen.config import KIND_NAMES
+
+TARGETS: tuple[str, ...] = ("t_start_s", "f_start_hz", "f_end_hz", "duration_s")
+UNITS: dict[str, str] = {"t_start_s": "s", "f_start_hz": "Hz", "f_end_hz": "Hz", "duration_s": "s"}
+
+
+def error_stats(err: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, median, p90 and count of absolute errors ``err`` (NaN stats when empty)."""
+    err = np.abs(np.asarray(err, dtype=np.float64)).ravel()
+    if err.size == 0:
+        return {
+            "mae": float("nan"),
+            "rmse": float("nan"),
+            "median": float("nan"),
+            "p90": float("nan"),
+            "n": 0,
+        }
+    return {
+        "mae": float(err.mean()),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "median": float(np.median(err)),
+        "p90": float(np.percentile(err, 90)),
+        "n": int(err.size),
+    }
+
+
+def pearson_r(pred: np.ndarray, true: np.ndarray) -> float:
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    if pred.size < 2 or np.std(pred) == 0 or np.std(true) == 0:
+        return float("nan")
+    return float(np.corrcoef(pred, true)[0, 1])
+
+
+def snr_bin_labels(edges_db: Sequence[float]) -> list[str]:
+    return [f"{edges_db[i]:g}..{edges_db[i + 1]:g} dB" for i in range(len(edges_db) - 1)]
+
+
+def _group(
+    pred: dict[str, np.ndarray],
+    true: dict[str, np.ndarray],
+    mask: np.ndarray,
+    bin_widths: dict[str, float] | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": int(mask.sum())}
+    for k in TARGETS:
+        p, t = np.asarray(pred[k], np.float64)[mask], np.asarray(true[k], np.float64)[mask]
+        err = np.abs(p - t)
+        stats: dict[str, Any] = {**error_stats(err), "pearson_r": pearson_r(p, t)}
+        if bin_widths is not None and k in bin_widths:
+            stats["outlier_rate"] = float(np.mean(err > bin_widths[k])) if err.size else float("nan")
+        out[k] = stats
+    if "kind" in pred and "kind" in true:
+        ok = np.asarray(pred["kind"])[mask] == np.asarray(true["kind"])[mask]
+        out["kind_accuracy"] = float(ok.mean()) if ok.size else float("nan")
+    return out
+
+
+def evaluate_predictions(
+    pred: dict[str, np.ndarray],
+    true: dict[str, np.ndarray],
+    snr_db: np.ndarray,
+    snr_edges_db: Sequence[float],
+    bin_widths: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Error statistics overall, per kind, per SNR bin and per (kind, SNR bin).
+
+    Args:
+        pred: predictions keyed by target (physical units) and ``kind`` (index into KIND_NAMES).
+        true: the labels, same keys.
+        snr_db: (N,) SNR of each sample.
+        snr_edges_db: increasing bin edges; bin i holds edges[i] <= snr < edges[i + 1] (the last
+            bin also holds snr == edges[-1]).
+        bin_widths: per target, the error above which a prediction counts as an outlier.
+
+    Returns:
+        ``{"overall": g, "per_kind": {name: g}, "per_snr": {label: g}, "per_kind_snr": {name: {label: g}},
+        "snr_edges_db": [...]}`` where each group g maps each target to its stats (mae, rmse,
+        median, p90, n, pearson_r, outlier_rate) and holds ``kind_accuracy`` and ``n``.
+    """
+    edges = np.asarray(snr_edges_db, dtype=np.float64)
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"snr_edges_db={list(snr_edges_db)} must be at least 2 strictly increasing values")
+    snr_db = np.asarray(snr_db, dtype=np.float64)
+    kind = np.asarray(true["kind"])
+    labels = snr_bin_labels(list(edges))
+    bins = np.searchsorted(edges, snr_db, side="right") - 1
+    bins[snr_db == edges[-1]] = len(labels) - 1
+    all_ = np.ones(len(snr_db), dtype=bool)
+    result: dict[str, Any] = {
+        "overall": _group(pred, true, all_, bin_widths),
+        "per_kind": {},
+        "per_snr": {},
+        "per_kind_snr": {},
+        "snr_edges_db": [float(e) for e in edges],
+    }
+    for b, label in enumerate(labels):
+        result["per_snr"][label] = _group(pred, true, bins == b, bin_widths)
+    for k, name in enumerate(KIND_NAMES):
+        result["per_kind"][name] = _group(pred, true, kind == k, bin_widths)
+        result["per_kind_snr"][name] = {
+            label: _group(pred, true, (kind == k) & (bins == b), bin_widths) for b, label in enumerate(labels)
+        }
+    return result
+
+
+def table_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flat rows (group, subgroup, target, stats) of a result, for CSV files and tables."""
+    rows = []
+
+    def add(group: str, name: str, g: dict[str, Any]) -> None:
+        for k in TARGETS:
+            rows.append({"group": group, "name": name, "target": k, "unit": UNITS[k], **g[k]})
+        rows.append(
+            {
+                "group": group,
+                "name": name,
+                "target": "kind",
+                "unit": "",
+                "kind_accuracy": g.get("kind_accuracy"),
+                "n": g["n"],
+            }
+        )
+
+    add("overall", "all", result["overall"])
+    for name, g in result["per_kind"].items():
+        add("per_kind", name, g)
+    for name, g in result["per_snr"].items():
+        add("per_snr", name, g)
+    for kind_name, bins in result["per_kind_snr"].items():
+        for label, g in bins.items():
+            add("per_kind_snr", f"{kind_name} {label}", g)
+    return rows
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A fixed-width text table: MAE (median, p90) per target and kind accuracy, per kind and SNR bin."""
+    head = (
+        f"{'group':<24}{'n':>6}"
+        + "".join(f"{k + ' MAE (med/p90)':>30}" for k in TARGETS)
+        + f"{'kind acc':>10}"
+    )
+    lines = [head, "-" * len(head)]
+
+    def line(name: str, g: dict[str, Any]) -> str:
+        cells = "".join(
+            f"{g[k]['mae']:>10.3f} ({g[k]['median']:.2f}/{g[k]['p90']:.2f}) {UNITS[k]:<3}"[:30].rjust(30)
+            for k in TARGETS
+        )
+        return f"{name:<24}{g['n']:>6}{cells}{g.get('kind_accuracy', float('nan')):>10.3f}"
+
+    lines.append(line("overall", result["overall"]))
+    for name, g in result["per_kind"].items():
+        lines.append(line(name, g))
+    for name, g in result["per_snr"].items():
+        lines.append(line(name, g))
+    r = result["overall"]
+    lines.append("Pearson r (overall): " + ", ".join(f"{k} {r[k]['pearson_r']:.4f}" for k in TARGETS))
+    return "\n".join(lines)
