@@ -17,9 +17,14 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	rm -rf $(DEMO)
-	$(BIN)/chirpgen make --n 2000 --out $(DEMO)/data --seed 0
+	$(BIN)/chirpgen make --n 10000 --out $(DEMO)/data --seed 2 --set "signal.snr_db=[5, 15]" --quiet
 	$(BIN)/chirpgen info $(DEMO)/data
-	$(BIN)/chirpgen export $(DEMO)/data --split test --n 8 --out $(DEMO)/pngs
+	$(BIN)/chirploc pretrain --data $(DEMO)/data --out $(DEMO)/pre --config configs/debug.yaml --no-progress
+	$(BIN)/chirploc train --data $(DEMO)/data --out $(DEMO)/run --config configs/debug.yaml --backbone $(DEMO)/pre --no-progress
+	$(BIN)/chirploc evaluate $(DEMO)/run --data $(DEMO)/data --split test
+	$(BIN)/chirpgen export $(DEMO)/data --split test --n 3 --out $(DEMO)/pngs
+	$(BIN)/chirploc describe $(DEMO)/pngs/test-0000000.png --model $(DEMO)/run --plot $(DEMO)/describe.png
+	@echo "labels of that image:" && sed -n 2p $(DEMO)/pngs/labels.csv
 
 test: $(STAMP)
 	$(BIN)/pytest -m "not gpu"
@@ -29,9 +34,19 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py --quick --out benchmarks/results/tmp/generate_speed.json
+	$(BIN)/python benchmarks/bench_data.py
+	$(BIN)/python benchmarks/accuracy.py --data data/bench --split test --n 300 --out benchmarks/results/tmp/accuracy.json
+	$(BIN)/python benchmarks/tables.py benchmarks/results/tmp/accuracy.json --out benchmarks/results/tmp/accuracy.md
 
 bench-full: $(STAMP)
+	$(BIN)/python benchmarks/bench_data.py
+	$(BIN)/python benchmarks/train_reference.py --recipe benchmarks/reference/cpu.yaml
+	$(BIN)/python benchmarks/accuracy.py --data data/bench --split test --model chirploc/models/default --out benchmarks/results/accuracy.json
+	$(BIN)/python benchmarks/tables.py benchmarks/results/accuracy.json --out benchmarks/results/accuracy.md
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_train_speed.py --config benchmarks/reference/cpu.yaml --threads 2 --out benchmarks/results/train_speed_cpu_reference.json
+	$(BIN)/python benchmarks/bench_inference.py
+	$(BIN)/python benchmarks/readme.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

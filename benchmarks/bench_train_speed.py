@@ -11,26 +11,19 @@ settings alternate in one process so machine load affects both alike.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import subprocess
+import sys
 import time
 from pathlib import Path
 
 import click
 import torch
 
-from chirpgen.config import KIND_NAMES, load_config
-from chirploc.config import load_train_config
-from chirploc.model import build_model, prepare_images
-from chirploc.train import compute_loss, make_optimizer, resolve_amp, resolve_device
-
-
-def _git() -> dict[str, object]:
-    def run(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
-
-    return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(run("status", "--porcelain"))}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.provenance import provenance  # noqa: E402
+from chirpgen.config import KIND_NAMES, load_config  # noqa: E402
+from chirploc.config import load_train_config  # noqa: E402
+from chirploc.model import build_model, prepare_images  # noqa: E402
+from chirploc.train import compute_loss, make_optimizer, resolve_amp, resolve_device  # noqa: E402
 
 
 def _steps(model, optimizer, config, device, amp_dtype, images, steps: int) -> float:
@@ -109,19 +102,11 @@ def main(
             "trainable_params": n_trainable,
             "note": "LoRA step timing with an untrained (random init) backbone; weights do not affect speed",
         },
-        "meta": {
-            **_git(),
-            "versions": {"torch": torch.__version__, "python": platform.python_version()},
-            "machine": {
-                "platform": platform.platform(),
-                "processor": platform.processor(),
-                "cpu_count": os.cpu_count(),
-                "torch_threads": torch.get_num_threads(),
-                "device": str(dev),
-                "cuda": torch.cuda.get_device_name(0) if dev.type == "cuda" else None,
-            },
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        },
+        "provenance": provenance(
+            torch_threads=torch.get_num_threads(),
+            device=str(dev),
+            cuda_device=torch.cuda.get_device_name(0) if dev.type == "cuda" else None,
+        ),
     }
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(record, indent=2) + "\n")

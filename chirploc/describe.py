@@ -29,12 +29,23 @@ class InputError(ValueError):
     """An input file that cannot be described (phrased for the user, with the fix)."""
 
 
+def _hz(f: float) -> str:
+    return f"{f / 1000:.2f} kHz" if f >= 1000 else f"{f:.1f} Hz"
+
+
+def _s(t: float) -> str:
+    return f"{t * 1000:.0f} ms" if t < 1 else f"{t:.1f} s"
+
+
 def sentence(kind: str, f_start_hz: float, f_end_hz: float, t_start_s: float, duration_s: float) -> str:
-    """E.g. 'An exponential chirp sweeping from 14.6 Hz to 36.8 Hz, starting at 38.9 s and lasting 10.8 s.'"""
+    """E.g. 'An exponential chirp sweeping from 14.6 Hz to 36.8 Hz, starting at 38.9 s and lasting 10.8 s.'
+
+    Frequencies of 1 kHz and more are given in kHz, times under 1 s in ms (audio-rate frames).
+    """
     article = "An" if kind[0] in "aeiou" else "A"
     return (
-        f"{article} {kind} chirp sweeping from {f_start_hz:.1f} Hz to {f_end_hz:.1f} Hz, "
-        f"starting at {t_start_s:.1f} s and lasting {duration_s:.1f} s."
+        f"{article} {kind} chirp sweeping from {_hz(f_start_hz)} to {_hz(f_end_hz)}, "
+        f"starting at {_s(t_start_s)} and lasting {_s(duration_s)}."
     )
 
 

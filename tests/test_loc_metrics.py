@@ -100,3 +100,14 @@ def test_debug_recipe_loads_and_pretrain_overrides():
     assert pre.model.adapt == "full" and pre.model.weights == "none"
     assert pre.epochs == cfg.pretrain["epochs"] and pre.pretrain == {}
     load_train_config(RECIPE.with_name("default.yaml"))
+
+
+def test_description_sentence_has_units_kind_and_duration():
+    from chirploc.describe import sentence
+
+    assert sentence("exponential", 14.62, 36.81, 38.94, 10.79) == (
+        "An exponential chirp sweeping from 14.6 Hz to 36.8 Hz, starting at 38.9 s and lasting 10.8 s."
+    )
+    assert sentence("linear", 1500.0, 4250.0, 0.25, 0.0825) == (
+        "A linear chirp sweeping from 1.50 kHz to 4.25 kHz, starting at 250 ms and lasting 82 ms."
+    )

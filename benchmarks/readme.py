@@ -1,0 +1,131 @@
+"""Write benchmarks/README.md from the committed results JSONs (no number is typed by hand).
+
+    python benchmarks/readme.py
+
+Reads ``benchmarks/README.in.md`` and replaces each line ``{{name}}`` with a table generated from
+``benchmarks/results/``: ``accuracy`` (the full accuracy tables), ``headline`` (model vs baselines vs
+bound per kind), ``generate_speed``, ``train_speed`` and ``inference_speed``. A missing results
+file becomes a line saying which command writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.provenance import REPO  # noqa: E402
+from benchmarks.tables import _fmt, _header, _row, markdown  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+TEMPLATE = REPO / "benchmarks" / "README.in.md"
+OUT = REPO / "benchmarks" / "README.md"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _source(record: dict[str, Any], file: str) -> str:
+    p = record["provenance"]
+    machine = p["machine"]
+    return (
+        f"Source: `benchmarks/results/{file}` (commit {(p.get('git_commit') or 'none')[:10]}"
+        f"{', dirty' if p.get('git_dirty') else ''}; {machine.get('cpu')}, {machine.get('cpu_count')} CPUs; "
+        f"`{p.get('command')}`)."
+    )
+
+
+def headline(result: dict[str, Any]) -> list[str]:
+    """Per kind: RMSE (median) of each target for every estimator, and the bound for the frequencies."""
+    names = list(result["estimators"])
+    lines = _header(["kind", "target", *[f"{n} RMSE (median)" for n in names], "CRB (RMS)", "best RMSE / CRB"])
+    for kind in result["bound"]["per_kind"]:
+        for target in ("t_start_s", "duration_s", "f_start_hz", "f_end_hz"):
+            stats = [result["estimators"][n]["per_kind"][kind][target] for n in names]
+            bound = result["bound"]["per_kind"][kind].get(target)
+            ratio = f"{min(s['rmse'] for s in stats) / bound:.0f}" if bound else "-"
+            cells = [f"{_fmt(s['rmse'])} ({_fmt(s['median'])})" for s in stats]
+            lines.append(_row([kind, target, *cells, _fmt(bound) if bound else "-", ratio]))
+        accs = [result["estimators"][n]["per_kind"][kind].get("kind_accuracy") for n in names]
+        lines.append(_row([kind, "kind accuracy", *[_fmt(a) for a in accs], "-", "-"]))
+    return lines
+
+
+def generate_speed(record: dict[str, Any]) -> list[str]:
+    r = record["results"]
+    lines = _header(["generator", "samples/s per core", "bytes per sample", "projected 100,000 on one core", "per sample vs chirpgen"])
+    rows = [("chirpgen (HDF5 shards)", "chirpgen"), ("same images through matplotlib savefig", "matplotlib"),
+            ("prior art 0.1.6 (matplotlib figures)", "prior_art")]
+    for label, key in rows:
+        v = r.get(key)
+        if not v:
+            continue
+        ratio = v["s_per_sample"] / r["chirpgen"]["s_per_sample"]
+        lines.append(_row([label, f"{v['samples_per_s_per_core']:.1f}", f"{v['bytes_per_sample'] / 1e3:.1f} KB",
+                           f"{v['s_per_sample'] * 1e5 / 60:.1f} min", f"{ratio:.0f}x slower" if ratio > 1.5 else "1x"]))
+    lines += ["", *_header(["command (2 workers)", "wall time", "samples/s", "peak memory (largest process)", "bytes per sample"])]
+    for m in r["make_full"]:
+        lines.append(_row([f"`{m['command']}`", f"{m['wall_s']:.1f} s", f"{m['samples_per_s']:.0f}",
+                           f"{m['peak_rss_mb_largest_process']:.0f} MB", f"{m['bytes_per_sample'] / 1e3:.1f} KB"]))
+    lines += ["", f"Peak memory grows by a factor {r['memory_growth']:.2f} from the smaller to the larger run."]
+    return lines
+
+
+def train_speed(records: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    lines = _header(["recipe", "trainable parameters", "batch", "AMP off images/s", "bf16 autocast images/s", "device, threads"])
+    for _, rec in records:
+        c, r, p = rec["config"], rec["results"], rec["provenance"]
+        amp = next((v for k, v in r.items() if k != "off"), None)
+        lines.append(_row([f"`{c['recipe']}`", f"{c['trainable_params']:,}", str(c["batch_size"]),
+                           f"{r['off']['images_per_s']:.1f}", f"{amp['images_per_s']:.1f}" if amp else "-",
+                           f"{p.get('device')}, {p.get('torch_threads')}"]))
+    return lines
+
+
+def inference_speed(record: dict[str, Any]) -> list[str]:
+    r = record["results"]
+    lines = _header(["autocast", "images/s (batch 256)", "one image (ms)"])
+    for amp in ("off", "bf16"):
+        lines.append(_row([amp, f"{r[amp]['images_per_s']:.0f}", f"{r[amp]['single_image_ms']:.1f}"]))
+    return lines + ["", f"`chirploc describe one.png --json` end to end in a fresh process: {r['describe_cli_s']:.2f} s."]
+
+
+def sections() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    acc = _load("accuracy.json")
+    missing = "_No results yet: run `{}`._"
+    if acc:
+        out["headline"] = [_source(acc, "accuracy.json"), "", *headline(acc)]
+        body = markdown(acc, "benchmarks/results/accuracy.json").split("\n", 1)[1]
+        out["accuracy"] = [body.replace("\n## ", "\n### ")]
+    else:
+        out["headline"] = out["accuracy"] = [missing.format("make bench-full")]
+    gen = _load("generate_speed.json")
+    out["generate_speed"] = [_source(gen, "generate_speed.json"), "", *generate_speed(gen)] if gen else [
+        missing.format("python benchmarks/bench_generate.py")]
+    trains = [(f.name, json.loads(f.read_text())) for f in sorted(RESULTS.glob("train_speed_*.json"))]
+    out["train_speed"] = [*(_source(rec, name) for name, rec in trains), "", *train_speed(trains)] if trains else [
+        missing.format("python benchmarks/bench_train_speed.py")]
+    inf = _load("inference_speed_cpu.json")
+    out["inference_speed"] = [_source(inf, "inference_speed_cpu.json"), "", *inference_speed(inf)] if inf else [
+        missing.format("python benchmarks/bench_inference.py")]
+    return out
+
+
+def main() -> None:
+    parts = sections()
+    lines = []
+    for line in TEMPLATE.read_text().splitlines():
+        key = line.strip()[2:-2] if line.strip().startswith("{{") and line.strip().endswith("}}") else None
+        lines.extend(parts[key] if key in parts else [line])
+    header = "<!-- Generated by benchmarks/readme.py from benchmarks/README.in.md and benchmarks/results/; edit those. -->"
+    OUT.write_text(header + "\n" + "\n".join(lines) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
