@@ -55,6 +55,27 @@ def headline(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def verdict(result: dict[str, Any], model: str = "model") -> list[str]:
+    """Plain sentences: where the model is better or worse than the best baseline, over the whole split."""
+    if model not in result["estimators"]:
+        return []
+    base = [n for n in result["estimators"] if n != model]
+    overall = {n: result["estimators"][n]["overall"] for n in result["estimators"]}
+    lines = ["Over the whole test split:", ""]
+    for target in ("t_start_s", "duration_s", "f_start_hz", "f_end_hz"):
+        for stat in ("median", "rmse"):
+            best = min(base, key=lambda n: overall[n][target][stat])
+            m, b = overall[model][target][stat], overall[best][target][stat]
+            word = "worse" if m > b else "better"
+            lines.append(f"- {target} {stat}: the model is **{word}** than the best baseline ({model} "
+                         f"{_fmt(m)}, {best} {_fmt(b)}).")
+    best = max(base, key=lambda n: overall[n]["kind_accuracy"])
+    m, b = overall[model]["kind_accuracy"], overall[best]["kind_accuracy"]
+    lines.append(f"- kind accuracy: the model is **{'worse' if m < b else 'better'}** than the best baseline "
+                 f"({model} {_fmt(m)}, {best} {_fmt(b)}).")
+    return lines
+
+
 def generate_speed(record: dict[str, Any]) -> list[str]:
     r = record["results"]
     lines = _header(["generator", "samples/s per core", "bytes per sample", "projected 100,000 on one core", "per sample vs chirpgen"])
@@ -99,7 +120,7 @@ def sections() -> dict[str, list[str]]:
     acc = _load("accuracy.json")
     missing = "_No results yet: run `{}`._"
     if acc:
-        out["headline"] = [_source(acc, "accuracy.json"), "", *headline(acc)]
+        out["headline"] = [_source(acc, "accuracy.json"), "", *headline(acc), "", *verdict(acc)]
         body = markdown(acc, "benchmarks/results/accuracy.json").split("\n", 1)[1]
         out["accuracy"] = [body.replace("\n## ", "\n### ")]
     else:

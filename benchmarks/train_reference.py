@@ -56,13 +56,20 @@ def package(run_dir: Path, dest: Path) -> int:
     for name in CHECKPOINT_FILES:
         if (run_dir / "best" / name).exists():
             shutil.copy2(run_dir / "best" / name, dest / "best" / name)
+    config = json.loads((dest / "config.json").read_text())
+    weights = Path(config["model"]["weights"])
+    if weights.is_absolute():  # where the backbone came from, as a path inside the repository
+        config["model"]["weights"] = str(weights.relative_to(REPO)) if weights.is_relative_to(REPO) else weights.name
+        (dest / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
     if size > MAX_BYTES:
         raise SystemExit(f"packaged model is {size / 2**20:.1f} MB, over the 25 MB limit; shrink the recipe")
     return size
 
 
-def model_card(dest: Path, recipe: Path, eval_json: Path, minutes: dict[str, float], size: int) -> str:
+def model_card(
+    dest: Path, recipe: Path, eval_json: Path, minutes: dict[str, float], size: int, pretrain_data: dict
+) -> str:
     from chirploc.metrics import format_table
 
     result = json.loads(eval_json.read_text())
@@ -90,8 +97,8 @@ def model_card(dest: Path, recipe: Path, eval_json: Path, minutes: dict[str, flo
         "## Recipe",
         "",
         f"- Backbone: timm `{config['model']['arch']}` with {json.dumps(config['model']['model_kwargs'])}, `in_chans=1`, "
-        f"pretrained in full by `chirploc pretrain` on {PRETRAIN_DATA['n']:,} high-SNR samples "
-        f"(seed {PRETRAIN_DATA['seed']}, {PRETRAIN_DATA['overrides'][0]}), {minutes['pretrain']:.1f} min of epochs.",
+        f"pretrained in full by `chirploc pretrain` on {pretrain_data['n']:,} high-SNR samples "
+        f"(seed {pretrain_data['seed']}, {pretrain_data['overrides'][0]}), {minutes['pretrain']:.1f} min of epochs.",
         f"- Adaptation: LoRA r={config['model']['lora_r']}, alpha={config['model']['lora_alpha']:g} on attention qkv/proj"
         f"{' and the MLP' if config['model']['lora_mlp'] else ''}; head over all tokens trained in full; "
         f"on the benchmark train split (24,000 samples, `benchmarks/bench_data.py`), {minutes['train']:.1f} min "
@@ -117,14 +124,15 @@ def main() -> None:
     parser.add_argument("--recipe", type=Path, default=REPO / "benchmarks" / "reference" / "cpu.yaml")
     parser.add_argument("--data", type=Path, default=DEFAULT_OUT, help="benchmark data set directory")
     parser.add_argument("--runs", type=Path, default=REPO / "runs", help="where the runs go")
+    parser.add_argument("--pretrain-n", type=int, default=PRETRAIN_DATA["n"], help="samples in the pretraining set")
     parser.add_argument("--no-package", action="store_true", help="train and evaluate only")
     args = parser.parse_args()
     recipe = args.recipe.resolve()
     name = recipe.stem
     pre, lora = args.runs / f"reference-{name}-pre", args.runs / f"reference-{name}"
     ensure_bench_data(args.data)
-    pre_data = args.data.with_name("pretrain-hi")
-    pd = PRETRAIN_DATA
+    pd = {**PRETRAIN_DATA, "n": args.pretrain_n}
+    pre_data = args.data.with_name(f"pretrain-hi-{pd['n']}")
     run("chirpgen", "make", "--n", str(pd["n"]), "--out", str(pre_data), "--seed", str(pd["seed"]),
         *[a for o in pd["overrides"] for a in ("--set", o)], "--quiet")
     if not (pre / "backbone.safetensors").exists():
@@ -140,7 +148,7 @@ def main() -> None:
         return
     size = package(lora, PACKAGE_DIR)
     minutes = {"pretrain": training_minutes(pre), "train": training_minutes(lora)}
-    card = model_card(PACKAGE_DIR, recipe, lora / "eval" / "eval-test.json", minutes, size)
+    card = model_card(PACKAGE_DIR, recipe, lora / "eval" / "eval-test.json", minutes, size, pd)
     (PACKAGE_DIR / "README.md").write_text(card)
     print(card)
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import get_window
 
 from chirpgen.config import GenConfig, StftConfig
 
 
 @lru_cache(maxsize=16)
 def _window(name: str, length: int) -> np.ndarray:
+    from scipy.signal import get_window  # scipy.signal takes a second to import: only when needed
+
     w = get_window(name, length).astype(np.float32)  # periodic: its peak is at index length // 2
     w.setflags(write=False)
     return w
