@@ -24,6 +24,8 @@ demo: $(STAMP)
 	$(BIN)/chirploc evaluate $(DEMO)/run --data $(DEMO)/data --split test
 	$(BIN)/chirpgen export $(DEMO)/data --split test --n 3 --out $(DEMO)/pngs
 	$(BIN)/chirploc describe $(DEMO)/pngs/test-0000000.png --model $(DEMO)/run --plot $(DEMO)/describe.png
+	@echo "the packaged default model on the same image:"
+	$(BIN)/chirploc describe $(DEMO)/pngs/test-0000000.png --json
 	@echo "labels of that image:" && sed -n 2p $(DEMO)/pngs/labels.csv
 
 test: $(STAMP)
