@@ -66,7 +66,7 @@ def test_audio_preset_and_overrides(tmp_path):
     assert '"sample_rate_hz": 16000.0' in info and '"noise": "pink"' in info
 
 
-def _one_line_error(result, *fragments):
+def assert_one_line_error(result, *fragments):
     assert result.exit_code != 0
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
     lines = [line for line in result.output.splitlines() if line.strip()]
@@ -91,29 +91,29 @@ def _one_line_error(result, *fragments):
 )
 def test_make_rejects_bad_input_in_one_line(tmp_path, args, fragments):
     out = tmp_path / "d"
-    _one_line_error(run("make", "--out", out, "--quiet", *args), *fragments)
+    assert_one_line_error(run("make", "--out", out, "--quiet", *args), *fragments)
     assert not out.exists() or not any(out.glob("*.h5"))
 
 
 def test_make_rejects_an_unwritable_directory(tmp_path):
     (tmp_path / "f").write_text("")
-    _one_line_error(run("make", "--n", 4, "--out", tmp_path / "f" / "d", "--quiet"), "cannot write to output directory", "--out")
+    assert_one_line_error(run("make", "--n", 4, "--out", tmp_path / "f" / "d", "--quiet"), "cannot write to output directory", "--out")
 
 
 def test_make_refuses_another_config_in_one_line(data):
-    _one_line_error(run("make", "--n", 40, "--out", data, "--seed", 4, "--shard-size", 16, "--quiet"), "another seed 3", "new --out")
+    assert_one_line_error(run("make", "--n", 40, "--out", data, "--seed", 4, "--shard-size", 16, "--quiet"), "another seed 3", "new --out")
 
 
 def test_make_reports_a_corrupted_shard_in_one_line(tmp_path):
     assert run("make", "--n", 12, "--out", tmp_path, "--shard-size", 4, "--quiet", "--workers", 1).exit_code == 0
     victim = tmp_path / "train-00001.h5"
     victim.write_bytes(victim.read_bytes()[:-100])
-    _one_line_error(run("make", "--n", 12, "--out", tmp_path, "--shard-size", 4, "--quiet"), "train-00001.h5 is corrupt", "delete")
+    assert_one_line_error(run("make", "--n", 12, "--out", tmp_path, "--shard-size", 4, "--quiet"), "train-00001.h5 is corrupt", "delete")
 
 
 def test_info_and_export_on_a_directory_that_is_not_a_data_set(tmp_path):
-    _one_line_error(run("info", tmp_path), "not a chirpgen data set", "chirpgen make")
-    _one_line_error(run("export", tmp_path, "--out", tmp_path / "p"), "not a chirpgen data set")
+    assert_one_line_error(run("info", tmp_path), "not a chirpgen data set", "chirpgen make")
+    assert_one_line_error(run("export", tmp_path, "--out", tmp_path / "p"), "not a chirpgen data set")
 
 
 def test_config_file(tmp_path):
@@ -123,7 +123,7 @@ def test_config_file(tmp_path):
     assert config.signal.sample_rate_hz == 128 and config.signal.freq_hz == (1.0, 40.0)
     assert run("make", "--n", 4, "--out", tmp_path / "ok", "--config", config_file, "--quiet").exit_code == 0
     config_file.write_text("name: slow\nsignal:\n  sample_rate_hz: 128\n  freq_hz: [1, 70]\n")
-    _one_line_error(run("make", "--n", 4, "--out", tmp_path / "d", "--config", config_file, "--quiet"), "Nyquist")
+    assert_one_line_error(run("make", "--n", 4, "--out", tmp_path / "d", "--config", config_file, "--quiet"), "Nyquist")
 
 
 def test_import_chirpgen_never_imports_torch_and_help_is_fast():

@@ -330,7 +330,7 @@ def test_cli_describe_json_and_plot(tiny_run, tiny_data, tmp_path):
     assert text.exit_code == 0 and " chirp sweeping from " in text.output
 
 
-def _one_line_error(result, *fragments):
+def assert_one_line_error(result, *fragments):
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     lines = result.output.strip().splitlines()
@@ -340,23 +340,23 @@ def _one_line_error(result, *fragments):
 
 
 def test_cli_bad_inputs_give_one_clear_line(tiny_run, tiny_data, tmp_path):
-    _one_line_error(_invoke(["describe", "x.png", "--model", str(tmp_path / "nope")]), "does not exist")
+    assert_one_line_error(_invoke(["describe", "x.png", "--model", str(tmp_path / "nope")]), "does not exist")
     Image.fromarray(np.zeros((64, 128), np.uint8), mode="L").save(tmp_path / "small.png")
-    _one_line_error(
+    assert_one_line_error(
         _invoke(["describe", str(tmp_path / "small.png"), "--model", str(tiny_run)]), "64x128", "128x128"
     )
     (tmp_path / "notes.png").write_text("not an image")
-    _one_line_error(
+    assert_one_line_error(
         _invoke(["describe", str(tmp_path / "notes.png"), "--model", str(tiny_run)]), "not a readable image"
     )
     (tmp_path / "empty.wav").write_bytes(b"")
-    _one_line_error(_invoke(["describe", str(tmp_path / "empty.wav"), "--model", str(tiny_run)]), "empty.wav")
+    assert_one_line_error(_invoke(["describe", str(tmp_path / "empty.wav"), "--model", str(tiny_run)]), "empty.wav")
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
-    _one_line_error(
+    assert_one_line_error(
         _invoke(["describe", str(tmp_path / "corrupt.wav"), "--model", str(tiny_run)]), "corrupt.wav"
     )
     wavfile.write(tmp_path / "silent.wav", 256, np.zeros(0, np.float32))
-    _one_line_error(
+    assert_one_line_error(
         _invoke(["describe", str(tmp_path / "silent.wav"), "--model", str(tiny_run)]), "no samples"
     )
     broken = tmp_path / "broken"
@@ -364,25 +364,25 @@ def test_cli_bad_inputs_give_one_clear_line(tiny_run, tiny_data, tmp_path):
     head = broken / "best" / "head.safetensors"
     head.write_bytes(head.read_bytes()[: head.stat().st_size // 2])
     Image.fromarray(np.zeros((128, 128), np.uint8), mode="L").save(tmp_path / "ok.png")
-    _one_line_error(
+    assert_one_line_error(
         _invoke(["describe", str(tmp_path / "ok.png"), "--model", str(broken)]),
         "head.safetensors",
         "truncated",
     )
-    _one_line_error(_invoke(["evaluate", str(tmp_path / "nope"), "--data", str(tiny_data)]), "does not exist")
-    _one_line_error(
+    assert_one_line_error(_invoke(["evaluate", str(tmp_path / "nope"), "--data", str(tiny_data)]), "does not exist")
+    assert_one_line_error(
         _invoke(
             ["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--set", "plateau_patience=9"]
         ),
         "plateau_patience=9",
     )
-    _one_line_error(
+    assert_one_line_error(
         _invoke(["train", "--data", str(tmp_path), "--out", str(tmp_path / "r")]), "not a chirpgen data set"
     )
-    _one_line_error(
+    assert_one_line_error(
         _invoke(["train", "--data", str(tiny_data), "--out", str(tiny_run)]), "already holds a run"
     )
-    _one_line_error(
+    assert_one_line_error(
         _invoke(
             [
                 "train",
@@ -402,7 +402,7 @@ def test_cli_describe_without_default_model(tmp_path, monkeypatch):
     import chirploc.inference
 
     monkeypatch.setattr(chirploc.inference, "DEFAULT_MODEL_DIR", tmp_path / "absent")
-    _one_line_error(_invoke(["describe", "x.png"]), "--model")
+    assert_one_line_error(_invoke(["describe", "x.png"]), "--model")
 
 
 def test_hub_weights_unavailable_is_a_clear_error(monkeypatch):
