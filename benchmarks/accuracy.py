@@ -34,38 +34,9 @@ from benchmarks.provenance import manifest_sha256, provenance  # noqa: E402
 from chirpgen.config import KIND_NAMES, GenConfig  # noqa: E402
 from chirpgen.dataset import manifest_config, read_manifest, read_split  # noqa: E402
 from chirpgen.sample import make_sample  # noqa: E402
-from chirploc.metrics import evaluate_predictions, snr_bin_labels  # noqa: E402
+from chirploc.metrics import bin_widths, evaluate_predictions, group_masks, snr_edges  # noqa: E402
 
 BOUND_TARGETS: tuple[str, ...] = ("f_start_hz", "f_end_hz")
-
-
-def snr_edges(snr_range_db: tuple[float, float], step_db: float = 5.0) -> list[float]:
-    """Bin edges every ``step_db`` covering ``snr_range_db`` (the last bin may be shorter)."""
-    if step_db <= 0:
-        raise ValueError(f"step_db={step_db} must be > 0")
-    lo, hi = snr_range_db
-    if hi <= lo:
-        return [lo, lo + step_db]
-    edges = list(np.arange(lo, hi, step_db))
-    return [float(e) for e in edges] + [float(hi)]
-
-
-def group_masks(kind: np.ndarray, snr_db: np.ndarray, edges_db: list[float]) -> dict[str, Any]:
-    """Boolean masks in the layout of ``evaluate_predictions``: overall, per_kind, per_snr, per_kind_snr."""
-    edges = np.asarray(edges_db, dtype=np.float64)
-    labels = snr_bin_labels(list(edges))
-    bins = np.searchsorted(edges, snr_db, side="right") - 1
-    bins[snr_db == edges[-1]] = len(labels) - 1
-    kind = np.asarray(kind)
-    return {
-        "overall": np.ones(len(snr_db), dtype=bool),
-        "per_kind": {name: kind == k for k, name in enumerate(KIND_NAMES)},
-        "per_snr": {label: bins == b for b, label in enumerate(labels)},
-        "per_kind_snr": {
-            name: {label: (kind == k) & (bins == b) for b, label in enumerate(labels)}
-            for k, name in enumerate(KIND_NAMES)
-        },
-    }
 
 
 def rms(values: np.ndarray) -> float:
@@ -137,8 +108,7 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
     truth = {k: batch[k].astype(np.float64) for k in OUTPUT_KEYS if k != "kind"}
     truth["kind"] = batch["kind"].astype(np.int64)
     floor = grid_floor(config)
-    bin_widths = {"t_start_s": floor["dt_s"], "duration_s": floor["dt_s"],
-                  "f_start_hz": floor["df_hz"], "f_end_hz": floor["df_hz"]}
+    widths = bin_widths(config)
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
@@ -179,7 +149,7 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
     masks = group_masks(truth["kind"], batch["snr_db"], edges)
     estimators = {}
     for name, pred in preds.items():
-        stats = evaluate_predictions(pred, truth, batch["snr_db"], edges, bin_widths)
+        stats = evaluate_predictions(pred, truth, batch["snr_db"], edges, widths)
         add_bound_ratios(stats, masks, crb_std)
         estimators[name] = stats
     result = {
@@ -188,7 +158,7 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
         "model_run": str(model) if model else None,
         "kind_names": list(KIND_NAMES),
         "snr_edges_db": edges,
-        "bin_widths": bin_widths,
+        "bin_widths": widths,
         "grid_floor": floor,
         "bound": bound_summary(masks, crb_std),
         "estimators": estimators,

@@ -171,9 +171,10 @@ def _versions() -> dict[str, str]:
     return {"chirpgen": __version__, "numpy": np.__version__, "scipy": scipy.__version__, "h5py": h5py.__version__}
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``<path>.partial`` and rename it over ``path``: readers never see half a file."""
     tmp = path.with_name(path.name + PARTIAL_SUFFIX)
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.write_text(json.dumps(data, indent=2, default=list) + "\n")
     os.replace(tmp, path)
 
 
@@ -310,7 +311,7 @@ def make_dataset(
         else:
             entry["sha256"] = None
             todo.append((entry, plan))
-    _write_json_atomic(manifest_path, manifest)
+    write_json_atomic(manifest_path, manifest)
 
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
@@ -318,12 +319,12 @@ def make_dataset(
             tasks = _tasks(config, seed, plan)
             blocks = _bounded_map(pool, tasks, ahead=4 * workers) if pool else map(_block, tasks)
             entry["sha256"] = _write_shard(out / plan.file, config, seed, plan, blocks, progress)
-            _write_json_atomic(manifest_path, manifest)
+            write_json_atomic(manifest_path, manifest)
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
     manifest["complete"] = True
-    _write_json_atomic(manifest_path, manifest)
+    write_json_atomic(manifest_path, manifest)
     return manifest
 
 

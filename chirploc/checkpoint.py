@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from chirpgen.config import KIND_NAMES, GenConfig
+from chirpgen.dataset import write_json_atomic as write_json
 from chirploc.config import TrainConfig
 from chirploc.data import TargetNormalisation
 from chirploc.model import BACKBONE_META, ChirpLocModel, apply_lora, make_head
@@ -40,12 +41,6 @@ CHECKPOINT_NAMES = ("best", "last")
 
 class CheckpointError(ValueError):
     """A run directory or checkpoint that cannot be used (phrased for the user, with the fix)."""
-
-
-def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=list) + "\n")
-    os.replace(tmp, path)
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:

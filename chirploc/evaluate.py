@@ -7,34 +7,14 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from chirpgen.config import GenConfig
 from chirpgen.dataset import DatasetError, read_split
 from chirploc.checkpoint import write_json
 from chirploc.data import TARGETS, dataset_frame
 from chirploc.inference import load_predictor
-from chirploc.metrics import evaluate_predictions, table_rows
-
-
-def snr_edges(frame: GenConfig, step_db: float = 5.0) -> list[float]:
-    """SNR bin edges every ``step_db`` covering the frame's SNR range."""
-    lo, hi = frame.signal.snr_db
-    start, stop = math.floor(lo / step_db) * step_db, math.ceil(hi / step_db) * step_db
-    if stop <= start:
-        stop = start + step_db
-    return [float(e) for e in np.arange(start, stop + step_db / 2, step_db)]
-
-
-def bin_widths(frame: GenConfig) -> dict[str, float]:
-    """One image column for times, one frequency bin for frequencies."""
-    column_s = frame.stft.hop / frame.signal.sample_rate_hz
-    bin_hz = frame.signal.sample_rate_hz / frame.stft.nfft
-    return {"t_start_s": column_s, "duration_s": column_s, "f_start_hz": bin_hz, "f_end_hz": bin_hz}
+from chirploc.metrics import bin_widths, evaluate_predictions, snr_edges, table_rows
 
 
 def evaluate_run(
@@ -70,7 +50,7 @@ def evaluate_run(
     arrays = read_split(data, split, n)
     pred = predictor.predict(arrays["image"])
     true = {k: arrays[k] for k in (*TARGETS, "kind")}
-    result = evaluate_predictions(pred, true, arrays["snr_db"], snr_edges(frame), bin_widths(frame))
+    result = evaluate_predictions(pred, true, arrays["snr_db"], snr_edges(frame.signal.snr_db), bin_widths(frame))
     result["info"] = {
         "run_dir": str(run_dir),
         "data": str(data),

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from chirpgen.config import KIND_NAMES
+from chirpgen.config import KIND_NAMES, GenConfig
 
 TARGETS: tuple[str, ...] = ("t_start_s", "f_start_hz", "f_end_hz", "duration_s")
 UNITS: dict[str, str] = {"t_start_s": "s", "f_start_hz": "Hz", "f_end_hz": "Hz", "duration_s": "s"}
@@ -50,6 +50,48 @@ def pearson_r(pred: np.ndarray, true: np.ndarray) -> float:
 
 def snr_bin_labels(edges_db: Sequence[float]) -> list[str]:
     return [f"{edges_db[i]:g}..{edges_db[i + 1]:g} dB" for i in range(len(edges_db) - 1)]
+
+
+def snr_edges(snr_range_db: Sequence[float], step_db: float = 5.0) -> list[float]:
+    """Bin edges every ``step_db`` covering ``snr_range_db`` (the last bin may be shorter)."""
+    if step_db <= 0:
+        raise ValueError(f"step_db={step_db} must be > 0")
+    lo, hi = snr_range_db
+    if hi <= lo:
+        return [lo, lo + step_db]
+    edges = list(np.arange(lo, hi, step_db))
+    return [float(e) for e in edges] + [float(hi)]
+
+
+def bin_widths(frame: GenConfig) -> dict[str, float]:
+    """Outlier thresholds: one image column for times, one frequency bin for frequencies."""
+    column_s = frame.stft.hop / frame.signal.sample_rate_hz
+    bin_hz = frame.signal.sample_rate_hz / frame.stft.nfft
+    return {"t_start_s": column_s, "duration_s": column_s, "f_start_hz": bin_hz, "f_end_hz": bin_hz}
+
+
+def group_masks(kind: np.ndarray, snr_db: np.ndarray, edges_db: Sequence[float]) -> dict[str, Any]:
+    """Boolean masks of the groups: overall, per_kind, per_snr (by label) and per_kind_snr.
+
+    Bin i holds edges[i] <= snr < edges[i + 1]; the last bin also holds snr == edges[-1].
+    """
+    edges = np.asarray(edges_db, dtype=np.float64)
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"snr_edges_db={list(edges_db)} must be at least 2 strictly increasing values")
+    snr_db = np.asarray(snr_db, dtype=np.float64)
+    kind = np.asarray(kind)
+    labels = snr_bin_labels(list(edges))
+    bins = np.searchsorted(edges, snr_db, side="right") - 1
+    bins[snr_db == edges[-1]] = len(labels) - 1
+    return {
+        "overall": np.ones(len(snr_db), dtype=bool),
+        "per_kind": {name: kind == k for k, name in enumerate(KIND_NAMES)},
+        "per_snr": {label: bins == b for b, label in enumerate(labels)},
+        "per_kind_snr": {
+            name: {label: (kind == k) & (bins == b) for b, label in enumerate(labels)}
+            for k, name in enumerate(KIND_NAMES)
+        },
+    }
 
 
 def _group(
@@ -94,30 +136,17 @@ def evaluate_predictions(
         "snr_edges_db": [...]}`` where each group g maps each target to its stats (mae, rmse,
         median, p90, n, pearson_r, outlier_rate) and holds ``kind_accuracy`` and ``n``.
     """
-    edges = np.asarray(snr_edges_db, dtype=np.float64)
-    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-        raise ValueError(f"snr_edges_db={list(snr_edges_db)} must be at least 2 strictly increasing values")
-    snr_db = np.asarray(snr_db, dtype=np.float64)
-    kind = np.asarray(true["kind"])
-    labels = snr_bin_labels(list(edges))
-    bins = np.searchsorted(edges, snr_db, side="right") - 1
-    bins[snr_db == edges[-1]] = len(labels) - 1
-    all_ = np.ones(len(snr_db), dtype=bool)
-    result: dict[str, Any] = {
-        "overall": _group(pred, true, all_, bin_widths),
-        "per_kind": {},
-        "per_snr": {},
-        "per_kind_snr": {},
-        "snr_edges_db": [float(e) for e in edges],
+    masks = group_masks(true["kind"], snr_db, snr_edges_db)
+    return {
+        "overall": _group(pred, true, masks["overall"], bin_widths),
+        "per_kind": {name: _group(pred, true, m, bin_widths) for name, m in masks["per_kind"].items()},
+        "per_snr": {label: _group(pred, true, m, bin_widths) for label, m in masks["per_snr"].items()},
+        "per_kind_snr": {
+            name: {label: _group(pred, true, m, bin_widths) for label, m in bins.items()}
+            for name, bins in masks["per_kind_snr"].items()
+        },
+        "snr_edges_db": [float(e) for e in snr_edges_db],
     }
-    for b, label in enumerate(labels):
-        result["per_snr"][label] = _group(pred, true, bins == b, bin_widths)
-    for k, name in enumerate(KIND_NAMES):
-        result["per_kind"][name] = _group(pred, true, kind == k, bin_widths)
-        result["per_kind_snr"][name] = {
-            label: _group(pred, true, (kind == k) & (bins == b), bin_widths) for b, label in enumerate(labels)
-        }
-    return result
 
 
 def table_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
