@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_data import DEFAULT_OUT  # noqa: E402
 from benchmarks.provenance import REPO, provenance  # noqa: E402
 from chirpgen.dataset import read_split  # noqa: E402
+from chirpgen.plumbing import write_json_atomic  # noqa: E402
 from chirploc.inference import load_predictor  # noqa: E402
+from chirploc.runtime import autocast  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:
@@ -52,7 +54,7 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for amp in ("off", "bf16"):
         def call(batch: np.ndarray, amp: str = amp) -> None:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp == "bf16"):
+            with autocast(torch.device("cpu"), torch.bfloat16 if amp == "bf16" else None):
                 predictor.predict(batch)
 
         call(images[:64])  # warm-up
@@ -72,7 +74,7 @@ def main() -> None:
         "results": {**results, "describe_cli_s": statistics.median(cli_s)},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    write_json_atomic(args.out, record)
     print(json.dumps(record["results"], indent=2))
 
 

@@ -10,7 +10,6 @@ settings alternate in one process so machine load affects both alike.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,9 +20,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.provenance import provenance  # noqa: E402
 from chirpgen.config import KIND_NAMES, load_config  # noqa: E402
+from chirpgen.plumbing import write_json_atomic  # noqa: E402
 from chirploc.config import load_train_config  # noqa: E402
 from chirploc.model import build_model, prepare_images  # noqa: E402
-from chirploc.train import compute_loss, make_optimizer, resolve_amp, resolve_device  # noqa: E402
+from chirploc.runtime import autocast, resolve_amp, resolve_device  # noqa: E402
+from chirploc.train import compute_loss, make_optimizer  # noqa: E402
 
 
 def _steps(model, optimizer, config, device, amp_dtype, images, steps: int) -> float:
@@ -36,9 +37,9 @@ def _steps(model, optimizer, config, device, amp_dtype, images, steps: int) -> f
     t0 = time.perf_counter()
     for _ in range(steps):
         x = prepare_images(images.to(device))  # (B, 1, H, W)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        with autocast(device, amp_dtype):
             reg, logits = model(x)  # (B, 4), (B, K)
-        loss, _, _ = compute_loss(reg, logits, target.to(device), kind.to(device), config.kind_loss_weight)
+        loss = compute_loss(reg, logits, target.to(device), kind.to(device), config.kind_loss_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -109,7 +110,7 @@ def main(
         ),
     }
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(record, indent=2) + "\n")
+    write_json_atomic(Path(out), record)
     for name, r in results.items():
         click.echo(
             f"amp {name:>9}: {r['images_per_s']:.1f} images/s ({r['steps']} steps of {config.batch_size})"

@@ -5,33 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 import click
 
 from chirpgen import __version__
 from chirpgen.config import load_config, preset_names
+from chirpgen.plumbing import user_errors
 
-
-def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the library's user-facing errors into one line and exit status 1."""
-    from chirpgen.dataset import DatasetError
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (ValueError, DatasetError) as exc:
-            raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-        except KeyboardInterrupt:
-            click.echo("\nInterrupted: complete shards are kept; run the same command again to resume.", err=True)
-            sys.exit(130)
-
-    return wrapper
+RESUME_HINT = "Interrupted: complete shards are kept; run the same command again to resume."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,7 +31,7 @@ def main() -> None:
 @click.option("--workers", type=int, default=2, show_default=True, help="Processes computing samples.")
 @click.option("--shard-size", type=int, default=10_000, show_default=True, help="Samples per HDF5 shard.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@user_errors
+@user_errors(RESUME_HINT)
 def make(n: int, out: str, preset: str, config_path: str | None, overrides: tuple[str, ...], seed: int,
          workers: int, shard_size: int, quiet: bool) -> None:
     """Generate a data set (or complete an interrupted one) in OUT."""
@@ -72,7 +53,7 @@ def make(n: int, out: str, preset: str, config_path: str | None, overrides: tupl
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True, help="Split to export.")
 @click.option("--n", "n", type=int, default=20, show_default=True, help="Number of samples (the first N of the split).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Directory for the PNGs and labels.csv.")
-@user_errors
+@user_errors()
 def export(data: str, split: str, n: int, out: str) -> None:
     """Write samples of DATA as lossless 8-bit PNGs (the exact stored pixels) plus labels.csv."""
     from chirpgen.export import export_pngs
@@ -84,7 +65,7 @@ def export(data: str, split: str, n: int, out: str) -> None:
 @main.command()
 @click.argument("data", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@user_errors
+@user_errors()
 def info(data: str, as_json: bool) -> None:
     """Counts per split and kind, SNR range, frame and sizes of the data set DATA."""
     from chirpgen.export import dataset_info, format_info

@@ -17,6 +17,12 @@ from typing import Any
 import yaml
 
 KIND_NAMES: tuple[str, ...] = ("linear", "quadratic", "exponential")
+# the ``kind`` of a record without a chirp (noise only); its float labels are NaN
+NO_CHIRP_KIND = 255
+NO_CHIRP_NAME = "none"
+# the continuous labels of a chirp with their units, in the order models predict them
+TARGET_UNITS: dict[str, str] = {"t_start_s": "s", "f_start_hz": "Hz", "f_end_hz": "Hz", "duration_s": "s"}
+TARGETS: tuple[str, ...] = tuple(TARGET_UNITS)
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 NOISE_KINDS: tuple[str, ...] = ("white", "pink")
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -60,6 +66,9 @@ class SignalConfig:
     kinds: tuple[str, ...] = field(default=KIND_NAMES, metadata={"help": "kinds, equally likely"})
     snr_db: tuple[float, float] = field(default=(-10.0, 10.0), metadata={"help": "per-sample SNR"})
     noise: str = field(default="white", metadata={"help": "'white' or 'pink' (1/f) noise"})
+    p_no_chirp: float = field(
+        default=0.0, metadata={"help": "fraction of records holding noise only, in [0, 1)"}
+    )
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -103,6 +112,15 @@ class SignalConfig:
             raise ValueError(f"signal.kinds={list(self.kinds)} must be a non-empty subset of {list(KIND_NAMES)}")
         if self.noise not in NOISE_KINDS:
             raise ValueError(f"signal.noise={self.noise!r} must be one of {list(NOISE_KINDS)}")
+        try:
+            set_(self, "p_no_chirp", float(self.p_no_chirp))
+        except (TypeError, ValueError):
+            raise ValueError(f"signal.p_no_chirp={self.p_no_chirp!r} must be a number in [0, 1)") from None
+        if not 0.0 <= self.p_no_chirp < 1.0:
+            raise ValueError(
+                f"signal.p_no_chirp={self.p_no_chirp:g} must lie in [0, 1) (the fraction of records "
+                "without a chirp)"
+            )
 
     @property
     def n_samples(self) -> int:
@@ -161,7 +179,7 @@ class GenConfig:
         if abs(sum(splits.values()) - 1.0) > 1e-9:
             raise ValueError(f"splits={splits} must sum to 1 (they sum to {sum(splits.values()):g})")
         object.__setattr__(self, "splits", {k: splits[k] for k in SPLIT_NAMES})
-        top_hz = (self.stft.freq_bins - 1) * self.signal.sample_rate_hz / self.stft.nfft
+        top_hz = (self.stft.freq_bins - 1) * self.bin_hz
         if self.signal.freq_hz[1] > top_hz:
             raise ValueError(
                 f"signal.freq_hz max {self.signal.freq_hz[1]:g} Hz lies above the image's top row "
@@ -175,6 +193,16 @@ class GenConfig:
         return self.signal.n_samples // self.stft.hop
 
     @property
+    def column_s(self) -> float:
+        """Time step between image columns (the STFT hop), s."""
+        return self.stft.hop / self.signal.sample_rate_hz
+
+    @property
+    def bin_hz(self) -> float:
+        """Frequency step between image rows (one rfft bin), Hz."""
+        return self.signal.sample_rate_hz / self.stft.nfft
+
+    @property
     def image_shape(self) -> tuple[int, int]:
         """(H, W) of every image."""
         return self.stft.freq_bins, self.n_columns
@@ -186,6 +214,9 @@ class GenConfig:
             for k, v in d[section].items():
                 if isinstance(v, tuple):
                     d[section][k] = list(v)
+        # left out at its default so configs (and fingerprints) from before the key still match
+        if d["signal"]["p_no_chirp"] == 0.0:
+            del d["signal"]["p_no_chirp"]
         return d
 
     def to_json(self) -> str:
@@ -210,6 +241,11 @@ class GenConfig:
         if "splits" in d:
             kwargs["splits"] = d["splits"]
         return cls(**kwargs)
+
+
+def kind_name(kind: int) -> str:
+    """The name of a stored ``kind``: one of ``KIND_NAMES``, or ``NO_CHIRP_NAME`` for ``NO_CHIRP_KIND``."""
+    return NO_CHIRP_NAME if int(kind) == NO_CHIRP_KIND else KIND_NAMES[int(kind)]
 
 
 def preset_names() -> list[str]:

@@ -7,6 +7,11 @@ Layout (the data contract, see README "Data format")::
 
 A shard is written to ``<name>.partial``, flushed, hashed and then renamed, so a file with the
 final name is always complete. The manifest is rewritten atomically after each shard.
+
+Schema versions: 1 has a chirp in every record; 2 adds records without one (``kind`` 255, NaN
+labels, attribute ``no_chirp_kind``). A data set is written with the lowest version that holds it
+(1 unless ``signal.p_no_chirp > 0``), so data sets without such records stay byte-identical to
+those of earlier versions; readers take both.
 """
 
 from __future__ import annotations
@@ -25,13 +30,20 @@ import h5py
 import numpy as np
 
 from chirpgen import __version__
-from chirpgen.config import GREY_DEFINITION, KIND_NAMES, SNR_DEFINITION, SPLIT_NAMES, GenConfig
+from chirpgen.config import (
+    GREY_DEFINITION,
+    KIND_NAMES,
+    NO_CHIRP_KIND,
+    SNR_DEFINITION,
+    SPLIT_NAMES,
+    GenConfig,
+)
+from chirpgen.plumbing import PARTIAL_SUFFIX, UserError, atomic_path, write_json_atomic
 from chirpgen.sample import make_sample
 from chirpgen.spectrogram import image_axes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the newest version written and read; see schema_attrs
 MANIFEST = "manifest.json"
-PARTIAL_SUFFIX = ".partial"
 BLOCK = 64  # samples per task handed to a worker
 LABEL_DTYPES = {
     "t_start_s": np.float64,
@@ -44,7 +56,7 @@ LABEL_DTYPES = {
 }
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """A problem with a data set directory, phrased for the user (one line, with the fix)."""
 
 
@@ -54,6 +66,23 @@ class ShardPlan:
     split: str
     start: int
     count: int
+
+
+def schema_attrs(config: GenConfig) -> dict[str, int]:
+    """``schema_version`` (and ``no_chirp_kind`` from version 2) for data made with ``config``."""
+    if config.signal.p_no_chirp == 0.0:
+        return {"schema_version": 1}
+    return {"schema_version": SCHEMA_VERSION, "no_chirp_kind": NO_CHIRP_KIND}
+
+
+def check_schema(path: Path, attrs: Any) -> None:
+    """DatasetError if the shard at ``path`` (attributes ``attrs``) is of a schema this chirpgen cannot read."""
+    version = int(attrs.get("schema_version", 0))
+    if not 1 <= version <= SCHEMA_VERSION:
+        raise DatasetError(
+            f"shard {path} has schema_version {version}, this chirpgen {__version__} reads 1 to "
+            f"{SCHEMA_VERSION}; upgrade chirpgen or make the data set again"
+        )
 
 
 def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
@@ -124,58 +153,49 @@ def _write_shard(
     on_samples: Callable[[int], None],
 ) -> str:
     """Stream ``blocks`` into ``path`` via a .partial file; return the sha256 of the result."""
-    partial = path.with_name(path.name + PARTIAL_SUFFIX)
     h, w = config.image_shape
     freqs_hz, times_s = image_axes(config)
-    with h5py.File(partial, "w", track_order=False) as f:
-        f.attrs.update(
-            schema_version=SCHEMA_VERSION,
-            chirpgen_version=__version__,
-            split=shard.split,
-            seed=seed,
-            start_index=shard.start,
-            kind_names=json.dumps(list(KIND_NAMES)),
-            config=config.to_json(),
-            snr_definition=SNR_DEFINITION,
-            grey_definition=GREY_DEFINITION,
-        )
-        images = f.create_dataset(
-            "image", (shard.count, h, w), np.uint8, chunks=(1, h, w),
-            compression="gzip", compression_opts=1, shuffle=False, track_times=False,
-        )
-        labels = {k: np.empty(shard.count, dt) for k, dt in LABEL_DTYPES.items()}
-        pos = 0
-        for block in blocks:
-            n = len(block["index"])
-            images[pos : pos + n] = block["image"]
-            for k in labels:
-                labels[k][pos : pos + n] = block[k]
-            pos += n
-            on_samples(n)
-        if pos != shard.count:
-            raise DatasetError(f"shard {path.name} got {pos} samples, expected {shard.count}")
-        for k, values in labels.items():
-            f.create_dataset(k, data=values, track_times=False)
-        f.create_dataset("freqs_hz", data=freqs_hz, track_times=False)
-        f.create_dataset("times_s", data=times_s, track_times=False)
-    with open(partial, "rb+") as fh:
-        os.fsync(fh.fileno())
-    digest = sha256_file(partial)
-    os.replace(partial, path)
-    return digest
+    with atomic_path(path) as partial:
+        with h5py.File(partial, "w", track_order=False) as f:
+            f.attrs.update(
+                **schema_attrs(config),
+                chirpgen_version=__version__,
+                split=shard.split,
+                seed=seed,
+                start_index=shard.start,
+                kind_names=json.dumps(list(KIND_NAMES)),
+                config=config.to_json(),
+                snr_definition=SNR_DEFINITION,
+                grey_definition=GREY_DEFINITION,
+            )
+            images = f.create_dataset(
+                "image", (shard.count, h, w), np.uint8, chunks=(1, h, w),
+                compression="gzip", compression_opts=1, shuffle=False, track_times=False,
+            )
+            labels = {k: np.empty(shard.count, dt) for k, dt in LABEL_DTYPES.items()}
+            pos = 0
+            for block in blocks:
+                n = len(block["index"])
+                images[pos : pos + n] = block["image"]
+                for k in labels:
+                    labels[k][pos : pos + n] = block[k]
+                pos += n
+                on_samples(n)
+            if pos != shard.count:
+                raise DatasetError(f"shard {path.name} got {pos} samples, expected {shard.count}")
+            for k, values in labels.items():
+                f.create_dataset(k, data=values, track_times=False)
+            f.create_dataset("freqs_hz", data=freqs_hz, track_times=False)
+            f.create_dataset("times_s", data=times_s, track_times=False)
+        with open(partial, "rb+") as fh:
+            os.fsync(fh.fileno())
+        return sha256_file(partial)
 
 
 def _versions() -> dict[str, str]:
     import scipy
 
     return {"chirpgen": __version__, "numpy": np.__version__, "scipy": scipy.__version__, "h5py": h5py.__version__}
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``<path>.partial`` and rename it over ``path``: readers never see half a file."""
-    tmp = path.with_name(path.name + PARTIAL_SUFFIX)
-    tmp.write_text(json.dumps(data, indent=2, default=list) + "\n")
-    os.replace(tmp, path)
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:
@@ -290,7 +310,7 @@ def make_dataset(
     if manifest_path.exists():
         recorded = {s["file"]: s.get("sha256") for s in manifest.get("shards", [])}
     manifest = {
-        "schema_version": SCHEMA_VERSION,
+        **schema_attrs(config),
         **identity,
         "config": config.to_dict(),
         "split_counts": split_counts(n, config.splits),
@@ -349,6 +369,7 @@ def read_split(root: str | Path, split: str, n: int | None = None) -> dict[str, 
         if n is not None and have >= n:
             break
         with h5py.File(path, "r") as f:
+            check_schema(path, f.attrs)
             take = len(f["index"]) if n is None else min(len(f["index"]), n - have)
             for k in ("image", *LABEL_DTYPES):
                 parts.setdefault(k, []).append(f[k][:take])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,18 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from chirpgen.config import KIND_NAMES, SPLIT_NAMES
-from chirpgen.dataset import DatasetError, manifest_config, read_manifest, read_split
+from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, NO_CHIRP_NAME, SPLIT_NAMES, TARGETS, kind_name
+from chirpgen.dataset import DatasetError, check_schema, manifest_config, read_manifest, read_split
+from chirpgen.plumbing import atomic_path
 
-CSV_COLUMNS = ("file", "split", "index", "kind", "t_start_s", "f_start_hz", "f_end_hz", "duration_s", "snr_db")
+CSV_COLUMNS = ("file", "split", "index", "kind", *TARGETS, "snr_db")
 
 
 def export_pngs(root: str | Path, split: str, n: int, out: str | Path) -> Path:
     """Write the first ``n`` samples of ``split`` as 8-bit greyscale PNGs plus ``labels.csv``.
 
-    The PNGs hold exactly the stored pixels (mode 'L', lossless). Returns the CSV path.
+    The PNGs hold exactly the stored pixels (mode 'L', lossless). A record without a chirp has
+    kind ``none`` and empty label fields. Returns the CSV path.
     """
     if n <= 0:
         raise ValueError(f"n={n} must be a positive integer")
@@ -40,17 +41,15 @@ def export_pngs(root: str | Path, split: str, n: int, out: str | Path) -> Path:
                 "file": name,
                 "split": split,
                 "index": int(data["index"][j]),
-                "kind": KIND_NAMES[int(data["kind"][j])],
-                **{k: f"{float(data[k][j]):.9g}" for k in CSV_COLUMNS[4:]},
+                "kind": kind_name(data["kind"][j]),
+                **{k: "" if np.isnan(data[k][j]) else f"{float(data[k][j]):.9g}" for k in CSV_COLUMNS[4:]},
             }
         )
     csv_path = out / "labels.csv"
-    tmp = csv_path.with_name("labels.csv.partial")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, csv_path)
     return csv_path
 
 
@@ -79,17 +78,20 @@ def dataset_info(root: str | Path) -> dict[str, Any]:
         for entry in done:
             path = Path(root) / entry["file"]
             with h5py.File(path, "r") as f:
-                kinds.update(KIND_NAMES[k] for k in f["kind"][:])
-                s = f["snr_db"][:]
-                snr = [min(snr[0], float(s.min())), max(snr[1], float(s.max()))]
-                n += len(s)
+                check_schema(path, f.attrs)
+                kind = f["kind"][:]
+                kinds.update(kind_name(k) for k in kind)
+                n += len(kind)
+                s = f["snr_db"][kind != NO_CHIRP_KIND]  # a record without a chirp has no SNR (NaN)
+                if s.size:
+                    snr = [min(snr[0], float(s.min())), max(snr[1], float(s.max()))]
                 freqs_hz, times_s = f["freqs_hz"][:], f["times_s"][:]
             nbytes += path.stat().st_size
         info["splits"][split] = {
             "n": n,
             "planned": manifest["split_counts"][split],
-            "kinds": {k: kinds.get(k, 0) for k in KIND_NAMES},
-            "snr_db": snr if n else None,
+            "kinds": {k: kinds.get(k, 0) for k in (*KIND_NAMES, NO_CHIRP_NAME)},
+            "snr_db": snr if np.isfinite(snr[0]) else None,
             "bytes": nbytes,
         }
         total_bytes += nbytes
@@ -101,10 +103,11 @@ def dataset_info(root: str | Path) -> dict[str, Any]:
         "record_s": config.signal.record_s,
         "freq_rows_hz": [float(freqs_hz[-1]), float(freqs_hz[0])] if freqs_hz is not None else None,
         "time_columns_s": [float(times_s[0]), float(times_s[-1])] if times_s is not None else None,
-        "bin_hz": config.signal.sample_rate_hz / config.stft.nfft,
-        "column_s": config.stft.hop / config.signal.sample_rate_hz,
+        "bin_hz": config.bin_hz,
+        "column_s": config.column_s,
         "noise": config.signal.noise,
         "snr_db_range": list(config.signal.snr_db),
+        "p_no_chirp": config.signal.p_no_chirp,
     }
     info["bytes"] = total_bytes
     info["bytes_per_sample"] = total_bytes / total_n if total_n else None
@@ -120,16 +123,18 @@ def format_info(info: dict[str, Any]) -> str:
         f"{fr['image_hw'][1]} (rows {fr['freq_rows_hz'][0]:g}-{fr['freq_rows_hz'][1]:g} Hz every "
         f"{fr['bin_hz']:g} Hz, columns {fr['time_columns_s'][0]:.3f}-{fr['time_columns_s'][1]:.3f} s every "
         f"{fr['column_s']:.4g} s), {fr['noise']} noise, SNR {fr['snr_db_range'][0]:g} to {fr['snr_db_range'][1]:g} dB"
+        + (f", {fr['p_no_chirp']:.0%} of records without a chirp" if fr["p_no_chirp"] else "")
         if fr["freq_rows_hz"]
         else "frame: no shard written yet",
     ]
-    header = f"{'split':<6} {'n':>8} " + " ".join(f"{k:>11}" for k in KIND_NAMES) + f" {'SNR dB':>15} {'MB':>9}"
+    names = (*KIND_NAMES, NO_CHIRP_NAME)
+    header = f"{'split':<6} {'n':>8} " + " ".join(f"{k:>11}" for k in names) + f" {'SNR dB':>15} {'MB':>9}"
     lines.append(header)
     for split, s in info["splits"].items():
         snr = f"{s['snr_db'][0]:.1f}..{s['snr_db'][1]:.1f}" if s["snr_db"] else "-"
         count = f"{s['n']}" if s["n"] == s["planned"] else f"{s['n']}/{s['planned']}"
         lines.append(
-            f"{split:<6} {count:>8} " + " ".join(f"{s['kinds'][k]:>11}" for k in KIND_NAMES)
+            f"{split:<6} {count:>8} " + " ".join(f"{s['kinds'][k]:>11}" for k in names)
             + f" {snr:>15} {s['bytes'] / 1e6:>9.2f}"
         )
     if info["bytes_per_sample"]:

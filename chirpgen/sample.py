@@ -1,4 +1,10 @@
-"""One labelled sample as a pure function of (config, seed, split, index)."""
+"""One labelled sample as a pure function of (config, seed, split, index).
+
+A record holds a chirp in noise, or, with probability ``signal.p_no_chirp``, the noise alone. That
+decision comes from its own stream (see :func:`has_chirp`), so the chirp parameters and the noise
+of a record are the same whatever ``p_no_chirp`` is: a record without a chirp is the record with
+its chirp taken out, and at ``p_no_chirp = 0`` no extra number is drawn at all.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chirpgen.config import KIND_NAMES, SPLIT_NAMES, GenConfig
+from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, SPLIT_NAMES, GenConfig, kind_name
 from chirpgen.signal import NOISE_FUNCTIONS, chirp_waveform
 from chirpgen.spectrogram import render_image
 
@@ -15,7 +21,10 @@ LABEL_FIELDS: tuple[str, ...] = ("t_start_s", "f_start_hz", "f_end_hz", "duratio
 
 @dataclass(frozen=True)
 class ChirpParams:
-    """Labels of one chirp, in physical units; ``kind`` is an index into ``KIND_NAMES``."""
+    """Labels of one chirp, in physical units; ``kind`` is an index into ``KIND_NAMES``.
+
+    A record without a chirp has ``kind == NO_CHIRP_KIND`` and NaN everywhere else (``NO_CHIRP``).
+    """
 
     kind: int
     t_start_s: float
@@ -27,7 +36,11 @@ class ChirpParams:
 
     @property
     def kind_name(self) -> str:
-        return KIND_NAMES[self.kind]
+        return kind_name(self.kind)
+
+    @property
+    def has_chirp(self) -> bool:
+        return self.kind != NO_CHIRP_KIND
 
     @property
     def amplitude(self) -> float:
@@ -35,10 +48,13 @@ class ChirpParams:
         return float(np.sqrt(2.0 * 10.0 ** (self.snr_db / 10.0)))
 
 
+NO_CHIRP = ChirpParams(NO_CHIRP_KIND, *[float("nan")] * 6)
+
+
 @dataclass(frozen=True)
 class Sample:
     params: ChirpParams
-    chirp: np.ndarray  # (n_samples,) clean chirp
+    chirp: np.ndarray  # (n_samples,) clean chirp, all zero in a record without one
     noise: np.ndarray  # (n_samples,) unit-variance noise
     image: np.ndarray  # (H, W) uint8
 
@@ -47,14 +63,30 @@ class Sample:
         return self.chirp + self.noise
 
 
-def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
-    """The generator of sample ``index`` of ``split``: SeedSequence(seed, spawn_key=(split_id, index))."""
+def _seed_sequence(seed: int, split: str, index: int) -> np.random.SeedSequence:
     if split not in SPLIT_NAMES:
         raise ValueError(f"split={split!r} must be one of {list(SPLIT_NAMES)}")
     if index < 0:
         raise ValueError(f"index={index} must be >= 0")
-    split_id = SPLIT_NAMES.index(split)
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(split_id, index)))
+    return np.random.SeedSequence(seed, spawn_key=(SPLIT_NAMES.index(split), index))
+
+
+def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator of sample ``index`` of ``split``: SeedSequence(seed, spawn_key=(split_id, index))."""
+    return np.random.default_rng(_seed_sequence(seed, split, index))
+
+
+def has_chirp(config: GenConfig, seed: int, split: str, index: int) -> bool:
+    """Whether sample ``index`` of ``split`` holds a chirp: False with probability ``p_no_chirp``.
+
+    The uniform draw u comes from the sample's first child stream, SeedSequence(seed,
+    spawn_key=(split_id, index, 0)), independent of :func:`sample_rng`; the record has no chirp
+    iff u < p_no_chirp, so raising p_no_chirp only takes chirps out, it never changes one.
+    """
+    seq = _seed_sequence(seed, split, index)
+    if config.signal.p_no_chirp == 0.0:
+        return True
+    return bool(np.random.default_rng(seq.spawn(1)[0]).random() >= config.signal.p_no_chirp)
 
 
 def draw_params(config: GenConfig, rng: np.random.Generator) -> ChirpParams:
@@ -64,7 +96,7 @@ def draw_params(config: GenConfig, rng: np.random.Generator) -> ChirpParams:
     max_sweep_hz (rejection sampling), so neither frequency piles up at the band edges.
     """
     sig = config.signal
-    kind_name = sig.kinds[int(rng.integers(len(sig.kinds)))]
+    kind = sig.kinds[int(rng.integers(len(sig.kinds)))]
     t_start_s = rng.uniform(*sig.t_start_s)
     duration_s = rng.uniform(*sig.duration_s)
     lo, hi = sig.freq_hz
@@ -75,7 +107,7 @@ def draw_params(config: GenConfig, rng: np.random.Generator) -> ChirpParams:
     snr_db = rng.uniform(*sig.snr_db)
     phase0_rad = rng.uniform(0.0, 2 * np.pi)
     return ChirpParams(
-        kind=KIND_NAMES.index(kind_name),
+        kind=KIND_NAMES.index(kind),
         t_start_s=float(t_start_s),
         duration_s=float(duration_s),
         f_start_hz=float(f_start_hz),
@@ -104,8 +136,14 @@ def synthesize(config: GenConfig, params: ChirpParams, rng: np.random.Generator)
 
 
 def make_sample(config: GenConfig, seed: int, split: str, index: int) -> Sample:
-    """Sample ``index`` of ``split``: parameters, waveforms and image, all from one seeded stream."""
+    """Sample ``index`` of ``split``: parameters, waveforms and image, all from one seeded stream.
+
+    A record without a chirp (see :func:`has_chirp`) has ``params`` ``NO_CHIRP``, a zero ``chirp``
+    and the spectrogram of its noise as image; its chirp is still drawn, to keep the noise the same.
+    """
     rng = sample_rng(seed, split, index)
     params = draw_params(config, rng)
     chirp, noise = synthesize(config, params, rng)
+    if not has_chirp(config, seed, split, index):
+        params, chirp = NO_CHIRP, np.zeros_like(chirp)
     return Sample(params=params, chirp=chirp, noise=noise, image=render_image(chirp + noise, config))

@@ -15,6 +15,8 @@ Notes:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from chirpgen.config import KIND_NAMES
@@ -37,12 +39,23 @@ def instantaneous_frequency(
 ) -> np.ndarray:
     """Instantaneous frequency f(tau) in Hz of a chirp ``tau_s`` seconds after its start."""
     _check(kind, f_start_hz, f_end_hz, duration_s)
-    u = np.asarray(tau_s, dtype=np.float64) / duration_s
+    return frequency_law(kind, np.asarray(tau_s, dtype=np.float64) / duration_s, f_start_hz, f_end_hz)
+
+
+def frequency_law(kind: str, u: Any, f_start_hz: Any, f_end_hz: Any) -> Any:
+    """f at normalised time u = tau / T (0 at the start, 1 at the end); see Notes.
+
+    Unchecked and written with arithmetic only, so it broadcasts over numpy arrays and torch
+    tensors alike (e.g. candidate (f0, f1) pairs against columns in a curve search). An
+    exponential law needs f_start_hz, f_end_hz > 0.
+    """
     if kind == "linear":
         return f_start_hz + (f_end_hz - f_start_hz) * u
     if kind == "quadratic":
         return f_start_hz + (f_end_hz - f_start_hz) * u**2
-    return f_start_hz * (f_end_hz / f_start_hz) ** u
+    if kind == "exponential":
+        return f_start_hz * (f_end_hz / f_start_hz) ** u
+    raise ValueError(f"kind={kind!r} must be one of {list(KIND_NAMES)}")
 
 
 def chirp_phase(

@@ -21,7 +21,6 @@ always whole.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -31,24 +30,19 @@ from typing import Any
 import torch
 
 from chirpgen.config import KIND_NAMES, GenConfig
-from chirpgen.dataset import write_json_atomic as write_json
+from chirpgen.plumbing import UserError, one_line, read_json, write_json_atomic
+from chirploc.backbone import BACKBONE_META, BackboneError, BackboneSpec, create_backbone
 from chirploc.config import TrainConfig
 from chirploc.data import TargetNormalisation
-from chirploc.model import BACKBONE_META, ChirpLocModel, apply_lora, make_head
+from chirploc.model import ChirpLocModel, apply_lora, make_head
+from chirploc.weights import load_state, save_tensors
 
 CHECKPOINT_NAMES = ("best", "last")
+ADAPTER_CONFIG = "adapter_config.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A run directory or checkpoint that cannot be used (phrased for the user, with the fix)."""
-
-
-def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    from safetensors.torch import save_file
-
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -67,14 +61,7 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise CheckpointError(f"{str(path)!r} is missing; is {str(path.parent)!r} a chirploc run directory?")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(
-            f"{str(path)!r} is not valid JSON ({exc}); the run is damaged, train again"
-        ) from None
+    return read_json(path, CheckpointError, f"is {str(path.parent)!r} a chirploc run directory? train again")
 
 
 def save_run_files(
@@ -82,17 +69,17 @@ def save_run_files(
     config: TrainConfig,
     frame: GenConfig,
     normalisation: TargetNormalisation,
-    meta: dict[str, Any],
+    spec: BackboneSpec,
     base_state: dict[str, torch.Tensor] | None,
 ) -> None:
     """The files of a run that do not change while it trains."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", config.to_dict())
-    write_json(run_dir / "frame.json", frame.to_dict())
-    write_json(run_dir / "normalisation.json", normalisation.to_dict())
-    write_json(run_dir / BACKBONE_META, meta)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    write_json_atomic(run_dir / "frame.json", frame.to_dict())
+    write_json_atomic(run_dir / "normalisation.json", normalisation.to_dict())
+    write_json_atomic(run_dir / BACKBONE_META, spec.to_dict())
     if base_state is not None:
-        _save_tensors(run_dir / "base.safetensors", base_state)
+        save_tensors(run_dir / "base.safetensors", base_state)
 
 
 def save_checkpoint(
@@ -108,17 +95,17 @@ def save_checkpoint(
     tmp = run_dir / f"{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    _save_tensors(tmp / "head.safetensors", model.head.state_dict())
+    save_tensors(tmp / "head.safetensors", model.head.state_dict())
     if adapt == "lora":
         from peft import get_peft_model_state_dict
 
-        _save_tensors(tmp / "adapter.safetensors", get_peft_model_state_dict(model.backbone))
-        write_json(tmp / "adapter_config.json", model.backbone.peft_config["default"].to_dict())
+        save_tensors(tmp / "adapter.safetensors", get_peft_model_state_dict(model.backbone))
+        write_json_atomic(tmp / ADAPTER_CONFIG, model.backbone.peft_config["default"].to_dict())
     else:
-        _save_tensors(tmp / "backbone.safetensors", model.backbone.state_dict())
+        save_tensors(tmp / "backbone.safetensors", model.backbone.state_dict())
     if train_state is not None:
         torch.save(train_state, tmp / "train_state.pt")
-    write_json(tmp / "checkpoint.json", {**info, "adapt": adapt})
+    write_json_atomic(tmp / "checkpoint.json", {**info, "adapt": adapt})
     old = run_dir / f"{name}.old"
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
@@ -142,25 +129,38 @@ def load_train_state(run_dir: Path) -> dict[str, Any]:
 
 
 def load_weights(model: ChirpLocModel, ckpt_dir: Path, adapt: str) -> None:
-    """Load head and adapter (or full backbone) weights of a checkpoint folder into ``model``."""
+    """Load head and adapter (or full backbone) weights of a checkpoint folder into ``model``.
+
+    Every adapter weight of the model must be in the file, and nothing else: a partial adapter
+    would leave LoRA at its initialisation without a word.
+    """
     ckpt_dir = Path(ckpt_dir)
     try:
         model.head.load_state_dict(_load_tensors(ckpt_dir / "head.safetensors"))
-        if adapt == "lora":
-            from peft import set_peft_model_state_dict
-
-            result = set_peft_model_state_dict(
-                model.backbone, _load_tensors(ckpt_dir / "adapter.safetensors")
-            )
-            if result.unexpected_keys:
-                raise CheckpointError(
-                    f"adapter in {str(ckpt_dir)!r} has unexpected keys {result.unexpected_keys[:3]}"
-                )
-        else:
+        if adapt != "lora":
             model.backbone.load_state_dict(_load_tensors(ckpt_dir / "backbone.safetensors"))
+            return
+        from peft import set_peft_model_state_dict
+
+        result = set_peft_model_state_dict(model.backbone, _load_tensors(ckpt_dir / "adapter.safetensors"))
     except RuntimeError as exc:
+        raise CheckpointError(f"weights in {str(ckpt_dir)!r} do not fit the model ({one_line(exc)})") from None
+    missing = [k for k in result.missing_keys if "lora_" in k]
+    if result.unexpected_keys or missing:
+        what = f"unexpected keys {result.unexpected_keys[:3]}" if result.unexpected_keys else f"no {missing[:3]}"
+        raise CheckpointError(f"adapter in {str(ckpt_dir)!r} has {what}; the checkpoint is damaged, train again")
+
+
+def read_adapter_config(ckpt_dir: Path) -> Any:
+    """The peft LoraConfig saved with a LoRA checkpoint (its adapter_config.json)."""
+    from peft import PeftConfig
+
+    d = _read_json(Path(ckpt_dir) / ADAPTER_CONFIG)
+    try:
+        return PeftConfig.from_peft_type(**d)
+    except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(
-            f"weights in {str(ckpt_dir)!r} do not fit the model ({str(exc)[:200]})"
+            f"{str(Path(ckpt_dir) / ADAPTER_CONFIG)!r} is not a peft adapter config ({exc}); train again"
         ) from None
 
 
@@ -173,14 +173,24 @@ class LoadedRun:
     checkpoint: dict[str, Any]
 
 
+def _read_run_configs(run_dir: Path) -> tuple[TrainConfig, GenConfig, TargetNormalisation]:
+    try:
+        config = TrainConfig.from_dict(_read_json(run_dir / "config.json"))
+        frame = GenConfig.from_dict(_read_json(run_dir / "frame.json"))
+        normalisation = TargetNormalisation.from_dict(_read_json(run_dir / "normalisation.json"))
+    except CheckpointError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"run {str(run_dir)!r} has a bad config ({exc}); train again") from None
+    return config, frame, normalisation
+
+
 def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
     """Rebuild a trained model from its run directory (safetensors + JSON only), in eval mode on CPU.
 
     Raises:
         CheckpointError: a missing run directory, a missing or corrupt file.
     """
-    import timm
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(
@@ -188,50 +198,20 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
         )
     if which not in CHECKPOINT_NAMES:
         raise CheckpointError(f"checkpoint {which!r} must be one of {list(CHECKPOINT_NAMES)}")
-    try:
-        config = TrainConfig.from_dict(_read_json(run_dir / "config.json"))
-        frame = GenConfig.from_dict(_read_json(run_dir / "frame.json"))
-        normalisation = TargetNormalisation.from_dict(_read_json(run_dir / "normalisation.json"))
-    except (ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, CheckpointError):
-            raise
-        raise CheckpointError(f"run {str(run_dir)!r} has a bad config ({exc}); train again") from None
-    meta = _read_json(run_dir / BACKBONE_META)
+    config, frame, normalisation = _read_run_configs(run_dir)
     info = _read_json(run_dir / which / "checkpoint.json")
     adapt = info.get("adapt", config.model.adapt)
-    cfg = config.model
-    with torch.random.fork_rng(devices=[]):
-        pool = meta.get("global_pool", cfg.global_pool)
-        backbone = timm.create_model(
-            meta["arch"],
-            pretrained=False,
-            img_size=tuple(meta["img_size"]),
-            in_chans=1,
-            num_classes=0,
-            global_pool="" if pool == "flatten" else pool,
-            **meta["model_kwargs"],
-        )
-        head = make_head(backbone, pool, len(KIND_NAMES), cfg.head_hidden)
-        if adapt == "lora":
-            try:
-                backbone.load_state_dict(_load_tensors(run_dir / "base.safetensors"))
-            except RuntimeError as exc:
-                raise CheckpointError(
-                    f"base weights of {str(run_dir)!r} do not fit ({str(exc)[:200]})"
-                ) from None
-            backbone = apply_lora(backbone, cfg)
+    try:
+        spec = BackboneSpec.from_dict(_read_json(run_dir / BACKBONE_META), str(run_dir / BACKBONE_META))
+        with torch.random.fork_rng(devices=[]):
+            backbone = create_backbone(spec)
+            head = make_head(backbone, spec.global_pool, len(KIND_NAMES), config.model.head_hidden)
+            if adapt == "lora":
+                load_state(backbone, run_dir / "base.safetensors", "base", "train again")
+                backbone = apply_lora(backbone, read_adapter_config(run_dir / which))
+    except BackboneError as exc:
+        raise CheckpointError(f"run {str(run_dir)!r}: {exc}") from None
     model = ChirpLocModel(backbone, head)
     load_weights(model, run_dir / which, adapt)
     model.eval()
     return LoadedRun(model, config, frame, normalisation, info)
-
-
-def export_backbone(run_dir: Path, model: ChirpLocModel, meta: dict[str, Any]) -> Path:
-    """Write the (fully trained) backbone of ``model`` as RUN/backbone.safetensors + RUN/backbone.json."""
-    backbone = model.backbone
-    if hasattr(backbone, "merge_and_unload"):
-        raise CheckpointError("export_backbone needs a fully trained backbone, not a LoRA-wrapped one")
-    path = Path(run_dir) / "backbone.safetensors"
-    _save_tensors(path, backbone.state_dict())
-    write_json(Path(run_dir) / BACKBONE_META, meta)
-    return path

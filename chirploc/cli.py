@@ -18,9 +18,14 @@ from typing import Any
 
 import click
 
-from chirpgen.cli import user_errors
+from chirpgen.config import SPLIT_NAMES
+from chirpgen.plumbing import user_errors
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
+RESUME_HINT = (
+    "Interrupted: the run's last/ checkpoint holds the last complete epoch; "
+    "add --resume to the same command to continue."
+)
 run_device_option = click.option(
     "--device", type=DEVICE_CHOICE, default="cpu", show_default=True, help="Where to run the model."
 )
@@ -85,32 +90,28 @@ def _train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Backbone weights: a pretrain run dir, a file, 'hub' or 'none' (sets model.weights).",
 )
-@user_errors
-def train(
-    data: str,
-    out: str,
-    config: str | None,
-    overrides: tuple[str, ...],
-    device: str | None,
-    seed: int | None,
-    resume: bool,
-    progress: bool,
-    backbone: str | None,
-) -> None:
+@user_errors(RESUME_HINT)
+def train(backbone: str | None, overrides: tuple[str, ...], **options: Any) -> None:
     """Train a chirp localiser (LoRA by default) on a chirpgen data set."""
-    from chirploc.train import train as run_train
-
     if backbone is not None:
         overrides = (*overrides, f"model.weights={backbone}")
-    recipe = _recipe(config, overrides, device, seed)
-    summary = run_train(data, out, recipe, resume=resume, progress=progress)
-    click.echo(f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); run in {out}")
+    summary = _run_training(overrides=overrides, pretrain=False, **options)
+    click.echo(f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); run in {options['out']}")
 
 
 @main.command()
 @_train_options
-@user_errors
-def pretrain(
+@user_errors(RESUME_HINT)
+def pretrain(**options: Any) -> None:
+    """Train a backbone in full from random init; `train --backbone OUT` then adapts it with LoRA."""
+    summary = _run_training(pretrain=True, **options)
+    click.echo(
+        f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); "
+        f"backbone in {options['out']}/backbone.safetensors"
+    )
+
+
+def _run_training(
     data: str,
     out: str,
     config: str | None,
@@ -119,42 +120,28 @@ def pretrain(
     seed: int | None,
     resume: bool,
     progress: bool,
-) -> None:
-    """Train a backbone in full from random init; `train --backbone OUT` then adapts it with LoRA."""
+    pretrain: bool,
+) -> dict[str, Any]:
     from chirploc.config import TrainConfig
     from chirploc.train import train as run_train
 
     recipe = _recipe(config, overrides, device, seed)
-    pre = recipe if resume else TrainConfig.for_pretrain(recipe)
-    summary = run_train(data, out, pre, resume=resume, pretrain=True, progress=progress)
-    click.echo(
-        f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); backbone in {out}/backbone.safetensors"
-    )
+    if pretrain and not resume:
+        recipe = TrainConfig.for_pretrain(recipe)
+    return run_train(data, out, recipe, resume=resume, pretrain=pretrain, progress=progress)
 
 
 @main.command()
 @click.argument("run", type=click.Path())
 @click.option("--data", required=True, type=click.Path(), help="chirpgen data set of the run's frame.")
-@click.option(
-    "--split",
-    type=click.Choice(["train", "val", "test"]),
-    default="test",
-    show_default=True,
-    help="Split to report on.",
-)
+@click.option("--split", type=click.Choice(SPLIT_NAMES), default="test", show_default=True, help="Split to report on.")
 @click.option(
     "--out", type=click.Path(), default=None, help="Directory for eval-<split>.json/.csv (default RUN/eval)."
 )
 @click.option("--n", type=click.IntRange(min=1), default=None, help="Evaluate only the first N samples.")
-@click.option(
-    "--checkpoint",
-    type=click.Choice(["best", "last"]),
-    default="best",
-    show_default=True,
-    help="Which checkpoint.",
-)
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True, help="Which checkpoint.")
 @run_device_option
-@user_errors
+@user_errors()
 def evaluate(
     run: str, data: str, split: str, out: str | None, n: int | None, checkpoint: str, device: str
 ) -> None:
@@ -173,27 +160,14 @@ def evaluate(
     "--model", "model", type=click.Path(), default=None, help="Run directory (default: the packaged model)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
+@click.option("--plot", type=click.Path(), default=None, help="Write a PNG with the predicted chirp over each spectrogram.")
+@click.option("--rate", type=float, default=None, help="Sample rate in Hz of .npy recordings (default: the model's rate).")
 @click.option(
-    "--plot",
-    type=click.Path(),
-    default=None,
-    help="Write a PNG with the predicted chirp over each spectrogram.",
-)
-@click.option(
-    "--rate",
-    type=float,
-    default=None,
-    help="Sample rate in Hz of .npy recordings (default: the model's rate).",
-)
-@click.option(
-    "--scale",
-    type=click.Choice(["raw", "noise"]),
-    default="raw",
-    show_default=True,
+    "--scale", type=click.Choice(["raw", "noise"]), default="raw", show_default=True,
     help="raw: keep the recording's amplitude; noise: divide by its robust noise level first.",
 )
 @run_device_option
-@user_errors
+@user_errors()
 def describe(
     files: tuple[str, ...],
     model: str | None,
@@ -206,6 +180,7 @@ def describe(
     """Say what chirp each image (.png) or recording (.wav, .npy) holds, in a sentence with units."""
     from chirploc.describe import describe_files
     from chirploc.inference import load_predictor
+    from chirploc.text import result_line
 
     predictor = load_predictor(model, device=device)
     results = describe_files(list(files), predictor, sample_rate_hz=rate, scale=scale, plot=plot)
@@ -213,8 +188,7 @@ def describe(
         if as_json:
             click.echo(json.dumps(r))
         else:
-            notes = f" ({'; '.join(r['notes'])})" if r["notes"] else ""
-            click.echo(f"{r['file']}: {r['description']}{notes}")
+            click.echo(result_line(r))
     if plot is not None and not as_json:
         click.echo(f"wrote {plot}")
 

@@ -17,10 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from chirpgen.config import GenConfig
+from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig
 from chirpgen.dataset import DatasetError, iter_shards, manifest_config, read_manifest
-
-TARGETS: tuple[str, ...] = ("t_start_s", "f_start_hz", "f_end_hz", "duration_s")
 
 
 @dataclass(frozen=True)
@@ -121,6 +119,11 @@ class ChirpShards(Dataset):
             self.labels = {k: v[:limit] for k, v in self.labels.items()}
         if len(self.rows) == 0:
             raise DatasetError(f"split {split!r} of {str(root)!r} holds no samples")
+        if np.any(self.labels["kind"] == NO_CHIRP_KIND):
+            raise DatasetError(
+                f"split {split!r} of {str(root)!r} holds records without a chirp (kind {NO_CHIRP_KIND}), which "
+                "the regression head cannot learn from; make the data set with signal.p_no_chirp=0"
+            )
         physical = np.stack([self.labels[k] for k in TARGETS], axis=1)  # (N, 4)
         self.targets = self.normalisation.encode(physical).astype(np.float32)
         self.kinds = self.labels["kind"].astype(np.int64)

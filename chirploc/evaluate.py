@@ -6,13 +6,13 @@ chirploc evaluate runs/exp1 --data data/ --split test
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
+from chirpgen.config import TARGETS
 from chirpgen.dataset import DatasetError, read_split
-from chirploc.checkpoint import write_json
-from chirploc.data import TARGETS, dataset_frame
+from chirpgen.plumbing import atomic_path, write_json_atomic
+from chirploc.data import dataset_frame
 from chirploc.inference import load_predictor
 from chirploc.metrics import bin_widths, evaluate_predictions, snr_edges, table_rows
 
@@ -61,24 +61,20 @@ def evaluate_run(
     out = Path(out) if out is not None else Path(run_dir) / "eval"
     out.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out / f"eval-{split}.json", out / f"eval-{split}.csv"
-    write_json(json_path, json.loads(json.dumps(result, default=float)))
-    rows = table_rows(result)
-    fields = [
-        "group",
-        "name",
-        "target",
-        "unit",
-        "n",
-        "mae",
-        "rmse",
-        "median",
-        "p90",
-        "pearson_r",
-        "outlier_rate",
-        "kind_accuracy",
-    ]
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+    write_json_atomic(json_path, result, default=float)
+    write_table_csv(csv_path, table_rows(result))
+    return result, [json_path, csv_path]
+
+
+CSV_FIELDS = (
+    "group", "name", "target", "unit", "n", "mae", "rmse", "median", "p90", "pearson_r", "outlier_rate",
+    "kind_accuracy",
+)
+
+
+def write_table_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The rows of ``table_rows`` as CSV, written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    return result, [json_path, csv_path]

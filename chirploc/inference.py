@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from chirpgen.config import GenConfig
+from chirpgen.config import TARGETS, GenConfig
 from chirploc.checkpoint import CheckpointError, load_run
-from chirploc.data import TARGETS, TargetNormalisation
+from chirploc.data import TargetNormalisation
 from chirploc.model import ChirpLocModel, prepare_images
-from chirploc.train import resolve_device
+from chirploc.runtime import resolve_device
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "default"
 

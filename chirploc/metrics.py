@@ -15,10 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from chirpgen.config import KIND_NAMES, GenConfig
-
-TARGETS: tuple[str, ...] = ("t_start_s", "f_start_hz", "f_end_hz", "duration_s")
-UNITS: dict[str, str] = {"t_start_s": "s", "f_start_hz": "Hz", "f_end_hz": "Hz", "duration_s": "s"}
+from chirpgen.config import KIND_NAMES, TARGET_UNITS, TARGETS, GenConfig
 
 
 def error_stats(err: np.ndarray) -> dict[str, float]:
@@ -65,9 +62,8 @@ def snr_edges(snr_range_db: Sequence[float], step_db: float = 5.0) -> list[float
 
 def bin_widths(frame: GenConfig) -> dict[str, float]:
     """Outlier thresholds: one image column for times, one frequency bin for frequencies."""
-    column_s = frame.stft.hop / frame.signal.sample_rate_hz
-    bin_hz = frame.signal.sample_rate_hz / frame.stft.nfft
-    return {"t_start_s": column_s, "duration_s": column_s, "f_start_hz": bin_hz, "f_end_hz": bin_hz}
+    steps = {"s": frame.column_s, "Hz": frame.bin_hz}
+    return {k: steps[unit] for k, unit in TARGET_UNITS.items()}
 
 
 def group_masks(kind: np.ndarray, snr_db: np.ndarray, edges_db: Sequence[float]) -> dict[str, Any]:
@@ -155,7 +151,7 @@ def table_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
     def add(group: str, name: str, g: dict[str, Any]) -> None:
         for k in TARGETS:
-            rows.append({"group": group, "name": name, "target": k, "unit": UNITS[k], **g[k]})
+            rows.append({"group": group, "name": name, "target": k, "unit": TARGET_UNITS[k], **g[k]})
         rows.append(
             {
                 "group": group,
@@ -189,7 +185,7 @@ def format_table(result: dict[str, Any]) -> str:
 
     def line(name: str, g: dict[str, Any]) -> str:
         cells = "".join(
-            f"{g[k]['mae']:>10.3f} ({g[k]['median']:.2f}/{g[k]['p90']:.2f}) {UNITS[k]:<3}"[:30].rjust(30)
+            f"{g[k]['mae']:>10.3f} ({g[k]['median']:.2f}/{g[k]['p90']:.2f}) {TARGET_UNITS[k]:<3}"[:30].rjust(30)
             for k in TARGETS
         )
         return f"{name:<24}{g['n']:>6}{cells}{g.get('kind_accuracy', float('nan')):>10.3f}"

@@ -1,39 +1,19 @@
 """The chirp localiser: a timm Vision Transformer backbone (1 input channel), LoRA adapters, a head.
 
-Backbone weights come from one of three sources (``ModelConfig.weights``):
-
-- ``"hub"``: timm's pretrained weights for ``arch`` from the Hugging Face hub (online machines; the
-  3-channel patch embedding is summed to 1 channel and the position embedding resampled by timm).
-- a path: a chirploc backbone (``backbone.safetensors`` + ``backbone.json``, written by
-  ``chirploc pretrain``, or the run directory holding them), or any timm checkpoint file of ``arch``.
-- ``"none"``: random init (for from-scratch training and for ``chirploc pretrain``).
-
 LoRA targets are given as a regular expression over full module names, so that the patch embedding
 (``patch_embed.proj``, a Conv2d whose name also ends in ``proj``) is never adapted by accident.
+Where backbone weights come from is chirploc.weights; the timm factory is chirploc.backbone.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
 
+from chirpgen.config import TARGETS
 from chirploc.config import ModelConfig
-from chirploc.data import TARGETS
-
-log = logging.getLogger(__name__)
-
-BACKBONE_FORMAT = "chirploc-backbone/1"
-BACKBONE_WEIGHTS = "backbone.safetensors"
-BACKBONE_META = "backbone.json"
-
-
-class BackboneError(ValueError):
-    """The backbone weights asked for cannot be had (phrased for the user, with the fix)."""
 
 
 def lora_target_regex(lora_mlp: bool) -> str:
@@ -100,136 +80,23 @@ def make_head(backbone: nn.Module, global_pool: str, n_kinds: int, hidden: int) 
     return ChirpHead(backbone.num_features, n_kinds, hidden, n_tokens=n_tokens)
 
 
-def _timm_kwargs(cfg: ModelConfig, img_size: tuple[int, int]) -> dict[str, Any]:
-    return dict(
-        img_size=tuple(img_size),
-        in_chans=1,
-        num_classes=0,
-        global_pool="" if cfg.global_pool == "flatten" else cfg.global_pool,
-        drop_path_rate=cfg.drop_path_rate,
-        **cfg.model_kwargs,
-    )
+def lora_config(cfg: ModelConfig) -> Any:
+    """The peft LoraConfig of a model config (the adapter_config.json of its checkpoints)."""
+    from peft import LoraConfig
 
-
-def _check_patch_grid(model: nn.Module, img_size: tuple[int, int]) -> None:
-    patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
-    if patch is not None and (img_size[0] % patch[0] or img_size[1] % patch[1]):
-        raise BackboneError(
-            f"image size {tuple(img_size)} is not a multiple of the patch size {tuple(patch)}; choose an arch "
-            "or model.model_kwargs.patch_size that divides it"
-        )
-
-
-def _chirploc_backbone_files(weights: str) -> tuple[Path, Path] | None:
-    path = Path(weights)
-    if path.is_dir():
-        path = path / BACKBONE_WEIGHTS
-        if not path.is_file():
-            raise BackboneError(
-                f"{weights!r} holds no {BACKBONE_WEIGHTS}; point model.weights at a chirploc pretrain run"
-            )
-    meta = path.with_suffix(".json")
-    if path.suffix == ".safetensors" and meta.is_file():
-        return path, meta
-    return None
-
-
-def _first_sentence(exc: Exception) -> str:
-    return str(exc).split(". ")[0].strip()[:200]
-
-
-def read_backbone_meta(meta_path: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads(Path(meta_path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BackboneError(
-            f"backbone description {str(meta_path)!r} is unreadable ({exc}); rerun chirploc pretrain"
-        ) from None
-    if meta.get("format") != BACKBONE_FORMAT:
-        raise BackboneError(
-            f"{str(meta_path)!r} is not a {BACKBONE_FORMAT} description; rerun chirploc pretrain"
-        )
-    return meta
-
-
-def create_backbone(cfg: ModelConfig, img_size: tuple[int, int]) -> tuple[nn.Module, ModelConfig]:
-    """Build the backbone and load its weights; return it with the resolved model config.
-
-    For a chirploc backbone, its ``backbone.json`` defines ``arch`` and ``model_kwargs`` and the
-    resolved config records them.
-
-    Raises:
-        BackboneError: weights that cannot be found, fetched or loaded, or a geometry that does not fit.
-    """
-    import timm
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    resolved = ModelConfig(**{**cfg.__dict__})
-    if cfg.weights == "none":
-        model = timm.create_model(cfg.arch, pretrained=False, **_timm_kwargs(cfg, img_size))
-    elif cfg.weights == "hub":
-        try:
-            model = timm.create_model(cfg.arch, pretrained=True, **_timm_kwargs(cfg, img_size))
-        except Exception as exc:  # noqa: BLE001 - network, hub and missing-tag errors all end here
-            raise BackboneError(
-                f"could not fetch hub weights for {cfg.arch!r} ({type(exc).__name__}: {_first_sentence(exc)}); "
-                "on an offline machine download the checkpoint elsewhere and set model.weights=PATH, or train a "
-                "backbone with `chirploc pretrain` (HF_HUB_OFFLINE=1 makes this check fail fast)"
-            ) from None
-    else:
-        if not Path(cfg.weights).exists():
-            raise BackboneError(
-                f"backbone weights {cfg.weights!r} do not exist; give a file, a pretrain run dir, 'hub' or 'none'"
-            )
-        files = _chirploc_backbone_files(cfg.weights)
-        if files is not None:
-            weights_path, meta_path = files
-            meta = read_backbone_meta(meta_path)
-            resolved.arch, resolved.model_kwargs = meta["arch"], dict(meta["model_kwargs"])
-            resolved.global_pool = meta.get("global_pool", resolved.global_pool)
-            if tuple(meta["img_size"]) != tuple(img_size):
-                raise BackboneError(
-                    f"backbone {str(weights_path)!r} was trained on {tuple(meta['img_size'])} images but the data "
-                    f"set has {tuple(img_size)}; pretrain on a data set of this frame"
-                )
-            model = timm.create_model(resolved.arch, pretrained=False, **_timm_kwargs(resolved, img_size))
-            try:
-                state = load_file(str(weights_path))
-            except (SafetensorError, OSError) as exc:
-                raise BackboneError(
-                    f"backbone {str(weights_path)!r} is unreadable ({exc}); rerun chirploc pretrain"
-                ) from None
-            model.load_state_dict(state, strict=True)
-        else:
-            try:
-                model = timm.create_model(
-                    cfg.arch,
-                    pretrained=True,
-                    pretrained_cfg_overlay={"file": str(Path(cfg.weights).resolve())},
-                    **_timm_kwargs(cfg, img_size),
-                )
-            except Exception as exc:  # noqa: BLE001 - any load failure becomes one user-facing line
-                raise BackboneError(
-                    f"could not load timm checkpoint {cfg.weights!r} into {cfg.arch!r} ({type(exc).__name__}: "
-                    f"{_first_sentence(exc)}); check that the file belongs to that arch"
-                ) from None
-        resolved.weights = str(Path(cfg.weights).resolve())
-    _check_patch_grid(model, img_size)
-    return model, resolved
-
-
-def apply_lora(backbone: nn.Module, cfg: ModelConfig) -> nn.Module:
-    """Wrap ``backbone`` with peft LoRA adapters; base weights are frozen, only lora_A/B train."""
-    from peft import LoraConfig, get_peft_model
-
-    lora = LoraConfig(
+    return LoraConfig(
         r=int(cfg.lora_r),
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
         target_modules=lora_target_regex(cfg.lora_mlp),
         bias="none",
     )
+
+
+def apply_lora(backbone: nn.Module, lora: Any) -> nn.Module:
+    """Wrap ``backbone`` with peft LoRA adapters of config ``lora``; base weights freeze, lora_A/B train."""
+    from peft import get_peft_model
+
     return get_peft_model(backbone, lora)
 
 
@@ -241,25 +108,16 @@ def build_model(
     Random initialisation (backbone when ``weights='none'``, head, LoRA) is drawn under ``seed``
     without touching the caller's global RNG state.
     """
+    from chirploc.weights import load_backbone
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        backbone, resolved = create_backbone(cfg, img_size)
+        backbone, resolved = load_backbone(cfg, img_size)
         base_state = {k: v.detach().clone() for k, v in backbone.state_dict().items()}
         head = make_head(backbone, resolved.global_pool, n_kinds, cfg.head_hidden)
         if cfg.adapt == "lora":
-            backbone = apply_lora(backbone, cfg)
+            backbone = apply_lora(backbone, lora_config(cfg))
     return ChirpLocModel(backbone, head), base_state, resolved
-
-
-def backbone_meta(cfg: ModelConfig, img_size: tuple[int, int]) -> dict[str, Any]:
-    return {
-        "format": BACKBONE_FORMAT,
-        "arch": cfg.arch,
-        "model_kwargs": cfg.model_kwargs,
-        "global_pool": cfg.global_pool,
-        "img_size": list(img_size),
-        "in_chans": 1,
-    }
 
 
 def trainable_parameter_names(model: nn.Module) -> list[str]:

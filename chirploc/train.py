@@ -3,9 +3,10 @@
     chirploc train --data data/ --out runs/exp1 --config configs/debug.yaml
     chirploc pretrain --data data/ --out runs/pre --config configs/debug.yaml
 
-``train`` reads top to bottom: data, model, optimiser, then one loop over epochs that trains,
-validates (model selection on val only), steps the plateau scheduler and early stopping, and writes
-``last`` (with the state to resume) and ``best``.
+``train`` reads top to bottom: ``setup`` (data, model, optimiser, scheduler, scaler, or all of them
+restored from ``last``), then per epoch ``train_one_epoch`` and ``end_of_epoch`` (validate on val
+only, step the plateau scheduler and early stopping, write ``last`` with the state to resume,
+``best`` when val improved, and one line of metrics.jsonl).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
-from chirpgen.config import KIND_NAMES
+from chirpgen.config import KIND_NAMES, TARGETS
+from chirploc.backbone import BackboneSpec
 from chirploc.checkpoint import (
     CheckpointError,
-    export_backbone,
     load_run,
     load_train_state,
     load_weights,
@@ -36,8 +35,10 @@ from chirploc.checkpoint import (
     save_run_files,
 )
 from chirploc.config import TrainConfig
-from chirploc.data import TARGETS, ChirpShards, TargetNormalisation
-from chirploc.model import backbone_meta, build_model, prepare_images
+from chirploc.data import ChirpShards, TargetNormalisation
+from chirploc.model import build_model, prepare_images
+from chirploc.runtime import autocast, grad_scaler, resolve_amp, resolve_device, torch_threads
+from chirploc.weights import export_backbone, read_backbone_spec
 
 log = logging.getLogger(__name__)
 
@@ -70,99 +71,63 @@ class EarlyStopping:
         self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when present; an asked-for CUDA that is missing is an error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            "device='cuda' was asked for but no CUDA device is available; use --device cpu or auto"
-        )
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has native bf16 matrix units (AMX or AVX512-BF16), where bf16 autocast pays off."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype (None: full float32). fp16 is CUDA-only and always runs with a GradScaler."""
-    if amp == "off":
-        return None
-    if amp == "auto":
-        if device.type == "cuda":
-            return torch.float16
-        return torch.bfloat16 if cpu_has_bf16() else None
-    if amp == "fp16" and device.type != "cuda":
-        raise ValueError("amp='fp16' needs CUDA (with a GradScaler); on CPU use amp=bf16 or amp=off")
-    return torch.float16 if amp == "fp16" else torch.bfloat16
-
-
 def compute_loss(
     reg: torch.Tensor, logits: torch.Tensor, target: torch.Tensor, kind: torch.Tensor, kind_weight: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Smooth-L1 on normalised targets plus weighted kind cross-entropy; returns (total, reg, kind)."""
+) -> torch.Tensor:
+    """Smooth-L1 on normalised targets plus weighted kind cross-entropy."""
     reg_loss = F.smooth_l1_loss(reg.float(), target, beta=0.05)  # (B, 4) vs (B, 4)
     kind_loss = F.cross_entropy(logits.float(), kind)  # (B, K) vs (B,)
-    return reg_loss + kind_weight * kind_loss, reg_loss, kind_loss
+    return reg_loss + kind_weight * kind_loss
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over trainable parameters; no weight decay on biases, norms and embeddings' 1-d tensors."""
-    decay, no_decay = [], []
-    for _, p in model.named_parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
+    """AdamW over trainable parameters; no weight decay on 1-d tensors (biases, norms)."""
+    params = [p for p in model.parameters() if p.requires_grad]
     groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=config.lr)
 
 
-@torch.no_grad()
-def validate(
-    model: torch.nn.Module,
-    loader: DataLoader,
-    device: torch.device,
-    amp_dtype: torch.dtype | None,
-    normalisation: TargetNormalisation,
-    kind_weight: float,
-) -> dict[str, Any]:
-    """Mean val loss, MAE per target in physical units, and kind accuracy."""
-    model.eval()
-    total, n, preds, trues, kinds_ok = 0.0, 0, [], [], 0
-    for batch in loader:
-        x = prepare_images(batch["image"].to(device))  # (B, 1, H, W)
-        target, kind = batch["target"].to(device), batch["kind"].to(device)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            reg, logits = model(x)  # (B, 4), (B, K)
-        loss, _, _ = compute_loss(reg, logits, target, kind, kind_weight)
-        total += loss.item() * len(x)
-        n += len(x)
-        preds.append(reg.float().cpu().numpy())
-        trues.append(target.cpu().numpy())
-        kinds_ok += (logits.argmax(1) == kind).sum().item()
-    err = np.abs(
-        normalisation.decode(np.concatenate(preds), clip=True) - normalisation.decode(np.concatenate(trues))
-    )  # (N, 4)
-    return {
-        "val_loss": total / n,
-        "val_mae": {k: float(err[:, i].mean()) for i, k in enumerate(TARGETS)},
-        "val_kind_accuracy": kinds_ok / n,
-    }
+@dataclass
+class Training:
+    """Everything one training run holds between epochs."""
 
+    config: TrainConfig
+    out: Path
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    model: torch.nn.Module
+    normalisation: TargetNormalisation
+    train_loader: DataLoader
+    val_loader: DataLoader
+    shuffle: torch.Generator
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    scaler: torch.amp.GradScaler
+    stopper: EarlyStopping
+    next_epoch: int = 0  # index of the next epoch to run (= epochs completed)
+    best_epoch: int = -1
 
-def _progress(iterable: Any, enabled: bool, desc: str, total: int) -> Any:
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "early_stopping": self.stopper.state_dict(),
+            "rng": torch.get_rng_state(),
+            "epoch": self.next_epoch - 1,
+            "best_epoch": self.best_epoch,
+        }
 
-    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True)
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.stopper.load_state_dict(state["early_stopping"])
+        self.scaler.load_state_dict(state.get("scaler") or {})
+        torch.set_rng_state(state["rng"])
+        self.next_epoch, self.best_epoch = int(state["epoch"]) + 1, int(state["best_epoch"])
 
 
 def train(
@@ -187,191 +152,190 @@ def train(
         A summary: best epoch, best val loss, epochs run, and whether training stopped early.
     """
     out = Path(out)
+    config = _run_recipe(out, config, resume)
+    with torch_threads(config.num_threads):
+        t = setup(data, out, config, resume)
+        with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
+            torch.manual_seed(config.seed)
+            if resume:
+                t.load_state_dict(load_train_state(out))
+                log.info("resuming %s at epoch %d", out, t.next_epoch + 1)
+            while t.next_epoch < config.epochs and not t.stopper.should_stop:
+                stats = train_one_epoch(t, progress)
+                end_of_epoch(t, stats)
+        if pretrain:
+            load_weights(t.model, out / "best", config.model.adapt)
+            export_backbone(out, t.model.backbone.cpu(), read_backbone_spec(out / "backbone.json"))
+    return {
+        "best_epoch": t.best_epoch + 1,
+        "best_val_loss": t.stopper.best,
+        "epochs_run": t.next_epoch,
+        "stopped_early": t.stopper.should_stop,
+        "run_dir": str(out),
+    }
+
+
+def _run_recipe(out: Path, config: TrainConfig, resume: bool) -> TrainConfig:
+    """The recipe to run: ``config`` for a new run, the run's own saved one on resume."""
     if resume:
         if not (out / "last" / "checkpoint.json").is_file():
             raise CheckpointError(
                 f"cannot resume: {str(out)!r} holds no last checkpoint; drop --resume to start a run"
             )
-        config = TrainConfig.from_dict(json.loads((out / "config.json").read_text()))
-        log.info(
-            "resuming with the run's saved recipe %s (edit its epochs to train longer)", out / "config.json"
-        )
-    elif (out / "last").exists() or (out / "best").exists():
+        log.info("resuming with the run's saved recipe %s (edit its epochs to train longer)", out / "config.json")
+        return TrainConfig.from_dict(json.loads((out / "config.json").read_text()))
+    if (out / "last").exists() or (out / "best").exists():
         raise CheckpointError(
             f"run directory {str(out)!r} already holds a run; pass --resume or choose a new --out"
         )
-    with torch_threads(config.num_threads):
-        return _train(data, out, config, resume, pretrain, progress)
+    return config
 
 
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Use ``n`` torch CPU threads inside the block (0: leave as is); on shared cores 1 can be much faster."""
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _train(
-    data: str | Path, out: Path, config: TrainConfig, resume: bool, pretrain: bool, progress: bool
-) -> dict[str, Any]:
+def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool) -> Training:
+    """Data (normalised with the frame's ranges, never a split's statistics), model and optimiser."""
     device = resolve_device(config.device)
     amp_dtype = resolve_amp(config.amp, device)
-
-    # data: normalisation from the frame's ranges, not from any split's statistics
     train_set = ChirpShards(data, "train", limit=config.max_train_samples)
     frame, normalisation = train_set.frame, train_set.normalisation
     val_set = ChirpShards(data, "val", normalisation, limit=config.max_val_samples)
     if resume:
-        saved = json.loads((out / "frame.json").read_text())
-        if saved != frame.to_dict():
-            raise CheckpointError(
-                f"cannot resume: data set {str(data)!r} has another frame than run {str(out)!r}"
-            )
-
-    # model
-    adapt = config.model.adapt
-    if resume:
+        if json.loads((out / "frame.json").read_text()) != frame.to_dict():
+            raise CheckpointError(f"cannot resume: data set {str(data)!r} has another frame than run {str(out)!r}")
         model = load_run(out, "last").model
     else:
-        model, base_state, resolved = build_model(
-            config.model, frame.image_shape, len(KIND_NAMES), config.seed
-        )
-        config.model = resolved
-        meta = backbone_meta(resolved, frame.image_shape)
-        save_run_files(out, config, frame, normalisation, meta, base_state if adapt == "lora" else None)
+        model, base_state, config.model = build_model(config.model, frame.image_shape, len(KIND_NAMES), config.seed)
+        spec = BackboneSpec(config.model.arch, frame.image_shape, config.model.model_kwargs, config.model.global_pool)
+        lora_base = base_state if config.model.adapt == "lora" else None
+        save_run_files(out, config, frame, normalisation, spec, lora_base)
     model.to(device)
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
-    log.info("model %s (%s): %d of %d parameters train", config.model.arch, adapt, n_trainable, n_total)
+    log.info("model %s (%s): %d of %d parameters train", config.model.arch, config.model.adapt, n_trainable, n_total)
 
     optimizer = make_optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
-    )
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
-    stopper = EarlyStopping(config.early_stop_patience, config.min_delta)
-    start_epoch, best_epoch = 0, -1
     shuffle = torch.Generator()
-    sampler = RandomSampler(train_set, generator=shuffle)
-    pin = device.type == "cuda"
-    train_loader = DataLoader(
-        train_set,
-        batch_size=config.batch_size,
-        sampler=sampler,
-        num_workers=config.num_workers,
-        drop_last=len(train_set) > config.batch_size,
-        pin_memory=pin,
-        persistent_workers=config.num_workers > 0,
+    loader = dict(batch_size=config.batch_size, num_workers=config.num_workers, pin_memory=device.type == "cuda")
+    return Training(
+        config=config,
+        out=out,
+        device=device,
+        amp_dtype=amp_dtype,
+        model=model,
+        normalisation=normalisation,
+        train_loader=DataLoader(
+            train_set,
+            sampler=RandomSampler(train_set, generator=shuffle),
+            drop_last=len(train_set) > config.batch_size,
+            persistent_workers=config.num_workers > 0,
+            **loader,
+        ),
+        val_loader=DataLoader(val_set, **loader),
+        shuffle=shuffle,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
+        ),
+        scaler=grad_scaler(device, amp_dtype),
+        stopper=EarlyStopping(config.early_stop_patience, config.min_delta),
     )
-    val_loader = DataLoader(
-        val_set, batch_size=config.batch_size, num_workers=config.num_workers, pin_memory=pin
-    )
 
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)
-        if resume:
-            state = load_train_state(out)
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            stopper.load_state_dict(state["early_stopping"])
-            if scaler is not None and state.get("scaler"):
-                scaler.load_state_dict(state["scaler"])
-            torch.set_rng_state(state["rng"])
-            start_epoch, best_epoch = int(state["epoch"]) + 1, int(state["best_epoch"])
-            log.info("resuming %s at epoch %d", out, start_epoch)
 
-        epoch = start_epoch - 1
-        for epoch in range(start_epoch, config.epochs):
-            if stopper.should_stop:
-                break
-            shuffle.manual_seed(config.seed * 100_003 + epoch)  # the same order on resume
-            model.train()
-            t0, seen, total = time.perf_counter(), 0, 0.0
-            bar = _progress(train_loader, progress, f"epoch {epoch + 1}/{config.epochs}", len(train_loader))
-            for batch in bar:
-                x = prepare_images(batch["image"].to(device, non_blocking=True))  # (B, 1, H, W)
-                target, kind = batch["target"].to(device), batch["kind"].to(device)  # (B, 4), (B,)
-                with torch.autocast(
-                    device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
-                ):
-                    reg, logits = model(x)  # (B, 4), (B, K)
-                loss, _, _ = compute_loss(reg, logits, target, kind, config.kind_loss_weight)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                else:
-                    loss.backward()
-                if config.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                seen += len(x)
-                total += loss.item() * len(x)
-                if progress:
-                    bar.set_postfix(
-                        loss=f"{loss.item():.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}"
-                    )
-            train_time = time.perf_counter() - t0
+def train_one_epoch(t: Training, progress: bool) -> dict[str, float]:
+    """One pass over the train split; returns the mean loss, images/s and the time it took."""
+    config, epoch = t.config, t.next_epoch
+    t.shuffle.manual_seed(config.seed * 100_003 + epoch)  # the same order on resume
+    t.model.train()
+    t0, seen, total = time.perf_counter(), 0, 0.0
+    bar = _progress(t.train_loader, progress, f"epoch {epoch + 1}/{config.epochs}")
+    for batch in bar:
+        x = prepare_images(batch["image"].to(t.device, non_blocking=True))  # (B, 1, H, W)
+        target, kind = batch["target"].to(t.device), batch["kind"].to(t.device)  # (B, 4), (B,)
+        with autocast(t.device, t.amp_dtype):
+            reg, logits = t.model(x)  # (B, 4), (B, K)
+        loss = compute_loss(reg, logits, target, kind, config.kind_loss_weight)
+        t.optimizer.zero_grad(set_to_none=True)
+        t.scaler.scale(loss).backward()
+        t.scaler.unscale_(t.optimizer)  # clip the true gradients
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(t.model.parameters(), config.grad_clip)
+        t.scaler.step(t.optimizer)
+        t.scaler.update()
+        seen += len(x)
+        total += loss.item() * len(x)
+        if progress:
+            bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+    seconds = time.perf_counter() - t0
+    return {"train_loss": total / max(seen, 1), "images_per_s": seen / seconds, "train_time_s": seconds}
 
-            val = validate(model, val_loader, device, amp_dtype, normalisation, config.kind_loss_weight)
-            lr = optimizer.param_groups[0]["lr"]
-            scheduler.step(val["val_loss"])
-            improved = stopper.step(val["val_loss"])
-            if improved:
-                best_epoch = epoch
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": total / max(seen, 1),
-                **val,
-                "lr": lr,
-                "images_per_s": seen / train_time,
-                "epoch_time_s": time.perf_counter() - t0,
-                "best": improved,
-            }
-            info = {"epoch": epoch + 1, "val_loss": val["val_loss"], "val_mae": val["val_mae"]}
-            train_state = {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else {},
-                "early_stopping": stopper.state_dict(),
-                "rng": torch.get_rng_state(),
-                "epoch": epoch,
-                "best_epoch": best_epoch,
-            }
-            save_checkpoint(out, "last", model, adapt, info, train_state)
-            if improved:
-                save_checkpoint(out, "best", model, adapt, info)
-            with open(out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-            log.info(
-                "epoch %d: train %.4f val %.4f (mae %s) kind acc %.3f lr %.2g %.0f img/s%s",
-                epoch + 1,
-                record["train_loss"],
-                val["val_loss"],
-                " ".join(f"{k}={v:.2f}" for k, v in val["val_mae"].items()),
-                val["val_kind_accuracy"],
-                lr,
-                record["images_per_s"],
-                " *" if improved else "",
-            )
 
-    if pretrain:
-        load_weights(model, out / "best", adapt)
-        meta = json.loads((out / "backbone.json").read_text())
-        export_backbone(out, model.cpu(), meta)
-    return {
-        "best_epoch": best_epoch + 1,
-        "best_val_loss": stopper.best,
-        "epochs_run": epoch + 1,
-        "stopped_early": stopper.should_stop,
-        "run_dir": str(out),
+def end_of_epoch(t: Training, stats: dict[str, float]) -> None:
+    """Validate, step the scheduler and early stopping, write checkpoints and the metrics line."""
+    epoch, t0 = t.next_epoch, time.perf_counter()
+    val = validate(t.model, t.val_loader, t.device, t.amp_dtype, t.normalisation, t.config.kind_loss_weight)
+    lr = t.optimizer.param_groups[0]["lr"]
+    t.scheduler.step(val["val_loss"])
+    improved = t.stopper.step(val["val_loss"])
+    if improved:
+        t.best_epoch = epoch
+    t.next_epoch = epoch + 1
+    record = {
+        "epoch": epoch + 1,
+        "train_loss": stats["train_loss"],
+        **val,
+        "lr": lr,
+        "images_per_s": stats["images_per_s"],
+        "epoch_time_s": stats["train_time_s"] + time.perf_counter() - t0,
+        "best": improved,
     }
+    info = {"epoch": epoch + 1, "val_loss": val["val_loss"], "val_mae": val["val_mae"]}
+    adapt = t.config.model.adapt
+    save_checkpoint(t.out, "last", t.model, adapt, info, t.state_dict())
+    if improved:
+        save_checkpoint(t.out, "best", t.model, adapt, info)
+    with open(t.out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    mae = " ".join(f"{k}={v:.2f}" for k, v in val["val_mae"].items())
+    log.info(
+        "epoch %d: train %.4f val %.4f (mae %s) kind acc %.3f lr %.2g %.0f img/s%s",
+        epoch + 1, record["train_loss"], val["val_loss"], mae, val["val_kind_accuracy"], lr,
+        record["images_per_s"], " *" if improved else "",
+    )
+
+
+@torch.no_grad()
+def validate(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    normalisation: TargetNormalisation,
+    kind_weight: float,
+) -> dict[str, Any]:
+    """Mean val loss, MAE per target in physical units, and kind accuracy."""
+    model.eval()
+    total, n, preds, trues, kinds_ok = 0.0, 0, [], [], 0
+    for batch in loader:
+        x = prepare_images(batch["image"].to(device))  # (B, 1, H, W)
+        target, kind = batch["target"].to(device), batch["kind"].to(device)
+        with autocast(device, amp_dtype):
+            reg, logits = model(x)  # (B, 4), (B, K)
+        total += compute_loss(reg, logits, target, kind, kind_weight).item() * len(x)
+        n += len(x)
+        preds.append(reg.float().cpu().numpy())
+        trues.append(target.cpu().numpy())
+        kinds_ok += (logits.argmax(1) == kind).sum().item()
+    pred = normalisation.decode(np.concatenate(preds), clip=True)  # (N, 4)
+    err = np.abs(pred - normalisation.decode(np.concatenate(trues)))  # (N, 4)
+    return {
+        "val_loss": total / n,
+        "val_mae": {k: float(err[:, i].mean()) for i, k in enumerate(TARGETS)},
+        "val_kind_accuracy": kinds_ok / n,
+    }
+
+
+def _progress(loader: DataLoader, enabled: bool, desc: str) -> Any:
+    if not enabled:
+        return loader
+    from tqdm.auto import tqdm
+
+    return tqdm(loader, desc=desc, total=len(loader), leave=False, dynamic_ncols=True)

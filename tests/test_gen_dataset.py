@@ -1,13 +1,15 @@
 """Data sets on disk: determinism, resume, refusal to mix, and the data contract."""
 
 import json
+import shutil
 
 import h5py
 import numpy as np
 import pytest
 
-from chirpgen.config import load_config
+from chirpgen.config import NO_CHIRP_KIND, load_config
 from chirpgen.dataset import DatasetError, make_dataset, read_manifest, read_split, split_counts
+from chirpgen.export import dataset_info
 from chirpgen.sample import make_sample
 
 CONFIG = load_config("default")
@@ -170,3 +172,88 @@ def test_split_counts_add_up():
         counts = split_counts(n, CONFIG.splits)
         assert sum(counts.values()) == n and min(counts.values()) >= 0
     assert split_counts(100_000, CONFIG.splits) == {"train": 80_000, "val": 10_000, "test": 10_000}
+
+
+# Made by chirpgen at commit 5bc81fe, before signal.p_no_chirp existed (numpy 2 / h5py 3.16 as pinned in
+# constraints.txt): default data must not change by a byte. Another HDF5 or zlib may change these too;
+# then regenerate them from that commit, not from the code under test.
+OLD_CONFIG_SHA256 = {
+    "default": "d146d9c4d0ce7b46a3f6880a9dea4fe100de58d2aa3e2e5575b75068204fe099",
+    "audio": "bc13e26f0309c7f1356a49079552898e9d7e6ec329c3ccc7267778fa69f757c7",
+}
+OLD_SHARDS_SHA256 = {  # the reference set: default preset, N = 60, seed 5, shard_size 16
+    "train-00000.h5": "fc41565b90eea702d28217ac74e913525d0d121bc62c7ea1a00a1a5721a6e5fb",
+    "train-00001.h5": "119567cc46d08a51a5f31c85ca4d9219ea1a9d03bedcf54908c2a381604a681a",
+    "train-00002.h5": "953b3cf2ec39f03f18fa7421670896fc631bccc706926c092ce29dfeaa66cf40",
+    "val-00000.h5": "2a6cf4a5002160375bf2d919d011bcc2cb028dbda60af8922da5873484445871",
+    "test-00000.h5": "e1ef18f69d50049da69e9dd61bcc4132345b9d974807b53e981c24cfbaa891d3",
+}
+LABELS = ("t_start_s", "f_start_hz", "f_end_hz", "duration_s", "snr_db")
+
+
+def test_default_data_are_byte_identical_to_those_made_before_p_no_chirp(reference):
+    _, manifest = reference
+    assert dict(_hashes(manifest)) == OLD_SHARDS_SHA256
+    for preset, sha in OLD_CONFIG_SHA256.items():
+        config = load_config(preset)
+        assert config.fingerprint() == sha and "p_no_chirp" not in config.to_dict()["signal"]
+        assert load_config(preset, overrides=["signal.p_no_chirp=0"]).fingerprint() == sha
+
+
+def test_schema_1_shards_read_as_having_no_record_without_a_chirp(reference):
+    out, manifest = reference
+    assert manifest["schema_version"] == 1 and "no_chirp_kind" not in manifest
+    with h5py.File(out / "val-00000.h5", "r") as f:
+        assert f.attrs["schema_version"] == 1 and "no_chirp_kind" not in f.attrs
+    assert all(np.all(read_split(out, split)["kind"] < 3) for split in ("train", "val", "test"))
+    assert all(s["kinds"]["none"] == 0 for s in dataset_info(out)["splits"].values())
+
+
+def test_a_shard_of_a_newer_schema_is_refused_in_one_line(reference, tmp_path):
+    out, _ = reference
+    shutil.copytree(out, tmp_path / "d")
+    with h5py.File(tmp_path / "d" / "test-00000.h5", "a") as f:
+        f.attrs["schema_version"] = 3
+    for read in (lambda: read_split(tmp_path / "d", "test"), lambda: dataset_info(tmp_path / "d")):
+        with pytest.raises(DatasetError, match=r"test-00000.h5 has schema_version 3, .* reads 1 to 2; upgrade"):
+            read()
+
+
+@pytest.fixture(scope="module")
+def no_chirp(tmp_path_factory):
+    out = tmp_path_factory.mktemp("no_chirp")
+    config = load_config("default", overrides=["signal.p_no_chirp=0.4"])
+    return out, config, make_dataset(out, N, config, seed=5, workers=1, shard_size=16)
+
+
+def test_records_without_a_chirp_have_kind_255_and_nan_labels(no_chirp, reference):
+    out, config, manifest = no_chirp
+    assert manifest["schema_version"] == 2 and manifest["no_chirp_kind"] == NO_CHIRP_KIND
+    assert manifest["config"]["signal"]["p_no_chirp"] == 0.4 and config.fingerprint() != CONFIG.fingerprint()
+    with h5py.File(out / "train-00000.h5", "r") as f:
+        assert f.attrs["schema_version"] == 2 and f.attrs["no_chirp_kind"] == NO_CHIRP_KIND
+        assert json.loads(f.attrs["kind_names"]) == ["linear", "quadratic", "exponential"]
+    seen = 0
+    for split in ("train", "val", "test"):
+        data, ref = read_split(out, split), read_split(reference[0], split)
+        none = data["kind"] == NO_CHIRP_KIND
+        seen += none.sum()
+        for name in LABELS:
+            assert np.all(np.isnan(data[name][none])) and np.all(np.isfinite(data[name][~none])), name
+        for name in ("image", "kind", *LABELS):  # the records that keep their chirp are the p = 0 ones
+            assert np.array_equal(data[name][~none], ref[name][~none]), name
+        assert not any(np.array_equal(a, b) for a, b in zip(data["image"][none], ref["image"][none], strict=True))
+    assert 0 < seen < N
+
+
+def test_records_without_a_chirp_do_not_depend_on_workers(no_chirp, tmp_path):
+    _, config, manifest = no_chirp
+    assert _hashes(make_dataset(tmp_path, N, config, seed=5, workers=2, shard_size=16)) == _hashes(manifest)
+
+
+@pytest.mark.parametrize(
+    "value, shown", [("-0.1", "-0.1"), ("1", "1"), ("1.5", "1.5"), (".nan", "nan"), ("lots", "'lots'")]
+)
+def test_bad_p_no_chirp_is_rejected_naming_the_value(value, shown):
+    with pytest.raises(ValueError, match=rf"^signal.p_no_chirp={shown} must .*in \[0, 1\)"):
+        load_config("default", overrides=[f"signal.p_no_chirp={value}"])

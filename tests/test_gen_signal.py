@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from chirpgen.config import KIND_NAMES, load_config
-from chirpgen.sample import draw_params, make_sample, sample_rng
+from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, load_config
+from chirpgen.sample import draw_params, has_chirp, make_sample, sample_rng
 from chirpgen.signal import chirp_phase, chirp_waveform, instantaneous_frequency, pink_noise, white_noise
+from chirpgen.spectrogram import render_image
 
 
 @pytest.mark.parametrize("kind", KIND_NAMES)
@@ -31,6 +32,29 @@ def test_quadratic_has_its_vertex_at_the_start_and_exponential_is_geometric():
     tau = np.array([0.0, 1.0, 2.0])
     np.testing.assert_allclose(instantaneous_frequency("quadratic", tau, 10.0, 50.0, 2.0), [10.0, 20.0, 50.0])
     np.testing.assert_allclose(instantaneous_frequency("exponential", tau, 10.0, 40.0, 2.0), [10.0, 20.0, 40.0])
+
+
+SCIPY_METHOD = {"linear": "linear", "quadratic": "quadratic", "exponential": "logarithmic"}
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+@pytest.mark.parametrize("f0, f1", [(5.0, 35.0), (80.0, 52.5), (20.0, 20.0)])
+def test_waveform_and_phase_match_scipy_chirp(kind, f0, f1):
+    """The README's claim: quadratic is scipy's with vertex_zero=True, exponential scipy's logarithmic."""
+    from scipy.signal import chirp
+
+    fs, n, t_start, duration, amplitude, phase0 = 256.0, 15 * 256, 2.0, 11.3, 1.7, 0.9
+    x = chirp_waveform(kind, n, fs, t_start, duration, f0, f1, amplitude, phase0)
+    t = np.arange(n) / fs
+    on = (t >= t_start) & (t <= t_start + duration)
+    tau = t[on] - t_start
+    method = SCIPY_METHOD[kind]
+    ref = amplitude * chirp(tau, f0, duration, f1, method=method, phi=np.degrees(phase0), vertex_zero=True)
+    np.testing.assert_allclose(x[on], ref, rtol=0, atol=1e-10)
+    # the phase itself (mod 2 pi), from scipy's cosine and sine (phi = -90 degrees)
+    ours = np.exp(1j * chirp_phase(kind, tau, f0, f1, duration))
+    theirs = chirp(tau, f0, duration, f1, method=method) + 1j * chirp(tau, f0, duration, f1, method=method, phi=-90)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
 
 
 def test_waveform_is_zero_outside_the_chirp_and_has_amplitude_inside():
@@ -111,3 +135,36 @@ def test_sample_is_a_pure_function_of_seed_split_index():
     assert a.params == b.params and np.array_equal(a.image, b.image)
     for other in (make_sample(config, 8, "val", 11), make_sample(config, 7, "test", 11), make_sample(config, 7, "val", 12)):
         assert other.params != a.params and not np.array_equal(other.image, a.image)
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3])
+def test_the_fraction_of_records_without_a_chirp_is_about_p(p):
+    config = load_config("default", overrides=[f"signal.p_no_chirp={p}"])
+    n = 4000
+    chirp = np.array([has_chirp(config, 0, "train", i) for i in range(n)])
+    assert abs(np.sum(~chirp) - n * p) < 5 * np.sqrt(n * p * (1 - p))  # binomial, 5 sigma
+    assert all(has_chirp(load_config("default"), 0, "train", i) for i in range(200))
+    # the decision is independent of the chirp's draws: the records that keep one keep the kind mix
+    kinds = np.array([draw_params(config, sample_rng(0, "train", i)).kind for i in np.flatnonzero(chirp)])
+    np.testing.assert_allclose(np.bincount(kinds, minlength=3) / kinds.size, 1 / 3, atol=0.03)
+
+
+def test_a_record_without_a_chirp_is_its_noise_alone_and_the_others_are_unchanged():
+    """p_no_chirp only takes chirps out: a chirp record equals the p = 0 one, a chirpless record its noise."""
+    plain = load_config("default")
+    config = load_config("default", overrides=["signal.p_no_chirp=0.5"])
+    kinds = []
+    for index in range(12):
+        s, ref = make_sample(config, 4, "val", index), make_sample(plain, 4, "val", index)
+        kinds.append(s.params.kind)
+        assert np.array_equal(s.noise, ref.noise)
+        if s.params.has_chirp:
+            assert s.params == ref.params and np.array_equal(s.image, ref.image)
+            continue
+        assert s.params.kind == NO_CHIRP_KIND and s.params.kind_name == "none"
+        for name in ("t_start_s", "f_start_hz", "f_end_hz", "duration_s", "snr_db"):
+            assert np.isnan(getattr(s.params, name)), name
+        assert not np.any(s.chirp) and s.chirp.shape == ref.chirp.shape
+        assert np.array_equal(s.image, render_image(s.noise, config))
+        assert not np.array_equal(s.image, ref.image)
+    assert NO_CHIRP_KIND in kinds and set(kinds) - {NO_CHIRP_KIND}

@@ -24,8 +24,9 @@ from chirploc.config import ModelConfig, TrainConfig, load_train_config
 from chirploc.data import ChirpShards, TargetNormalisation
 from chirploc.describe import describe_files, load_input
 from chirploc.inference import load_predictor
-from chirploc.model import backbone_meta, build_model, prepare_images, trainable_parameter_names
+from chirploc.model import build_model, prepare_images, trainable_parameter_names
 from chirploc.train import train
+from chirploc.weights import spec_of
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "debug.yaml"
 
@@ -138,7 +139,7 @@ def test_save_then_load_gives_identical_predictions(tmp_path, frame):
             if "lora_B" in n:
                 p.normal_(0, 0.05)
     norm = TargetNormalisation.from_frame(frame)
-    save_run_files(tmp_path, cfg, frame, norm, backbone_meta(resolved, frame.image_shape), base_state)
+    save_run_files(tmp_path, cfg, frame, norm, spec_of(resolved, frame.image_shape), base_state)
     save_checkpoint(tmp_path, "best", model, "lora", {"epoch": 1})
     x = prepare_images(torch.randint(0, 256, (4, 128, 128), dtype=torch.uint8))
     model.eval()
@@ -398,6 +399,56 @@ def test_cli_bad_inputs_give_one_clear_line(tiny_run, tiny_data, tmp_path):
     )
 
 
+def _copy_run(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    return run
+
+
+def test_lora_is_rebuilt_from_the_saved_adapter_config(tiny_run, tmp_path):
+    """peft's round trip: the adapter's own adapter_config.json, not the recipe, defines LoRA on load."""
+    run = _copy_run(tiny_run, tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    config["model"]["lora_r"], config["model"]["lora_mlp"] = 2, False  # a recipe edited after training
+    (run / "config.json").write_text(json.dumps(config))
+    x = prepare_images(torch.randint(0, 256, (2, 128, 128), dtype=torch.uint8))
+    with torch.no_grad():
+        assert torch.equal(load_run(run).model(x)[0], load_run(tiny_run).model(x)[0])
+
+
+def test_an_adapter_with_missing_lora_weights_is_refused(tiny_run, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from chirploc.checkpoint import CheckpointError
+
+    run = _copy_run(tiny_run, tmp_path)
+    path = run / "best" / "adapter.safetensors"
+    state = load_file(str(path))
+    dropped = sorted(state)[0]
+    save_file({k: v for k, v in state.items() if k != dropped}, str(path))
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_run(run)
+
+
+@pytest.mark.parametrize("damage", ["no_arch", "not_json", "other_shape"])
+def test_a_damaged_backbone_description_is_one_clear_error(tiny_run, tmp_path, damage):
+    from chirploc.checkpoint import CheckpointError
+
+    run = _copy_run(tiny_run, tmp_path)
+    meta = json.loads((run / "backbone.json").read_text())
+    if damage == "no_arch":
+        del meta["arch"]
+        (run / "backbone.json").write_text(json.dumps(meta))
+    elif damage == "not_json":
+        (run / "backbone.json").write_text("{")
+    else:
+        meta["model_kwargs"]["embed_dim"] = 48
+        (run / "backbone.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="backbone.json|base"):
+        load_run(run)
+    assert_one_line_error(_invoke(["describe", "x.png", "--model", str(run)]), "backbone.json" if damage != "other_shape" else "base")
+
+
 def test_cli_describe_without_default_model(tmp_path, monkeypatch):
     import chirploc.inference
 
@@ -408,7 +459,7 @@ def test_cli_describe_without_default_model(tmp_path, monkeypatch):
 def test_hub_weights_unavailable_is_a_clear_error(monkeypatch):
     import timm
 
-    from chirploc.model import BackboneError, create_backbone
+    from chirploc.weights import BackboneError, load_backbone
 
     def offline(*args, **kwargs):
         if kwargs.get("pretrained"):
@@ -419,24 +470,32 @@ def test_hub_weights_unavailable_is_a_clear_error(monkeypatch):
     with pytest.raises(
         BackboneError, match="could not fetch hub weights for 'vit_tiny_patch16_224'.*chirploc pretrain"
     ):
-        create_backbone(ModelConfig(weights="hub"), (128, 128))
+        load_backbone(ModelConfig(weights="hub"), (128, 128))
 
 
 def test_timm_checkpoint_file_is_adapted_to_one_channel(tmp_path):
     import timm
     from safetensors.torch import save_file
 
-    from chirploc.model import create_backbone
+    from chirploc.weights import load_backbone
 
     rgb = timm.create_model("vit_tiny_patch16_224", pretrained=False, embed_dim=32, depth=1, num_heads=2)
     save_file(rgb.state_dict(), str(tmp_path / "rgb.safetensors"))
     cfg = ModelConfig(
         weights=str(tmp_path / "rgb.safetensors"), model_kwargs={"embed_dim": 32, "depth": 1, "num_heads": 2}
     )
-    backbone, _ = create_backbone(cfg, (128, 128))
+    backbone, _ = load_backbone(cfg, (128, 128))
     want = rgb.state_dict()["patch_embed.proj.weight"].sum(1, keepdim=True)  # timm sums RGB into one channel
     assert torch.allclose(backbone.patch_embed.proj.weight, want, atol=1e-6)
     assert torch.equal(backbone.blocks[0].attn.qkv.weight, rgb.blocks[0].attn.qkv.weight)
+
+
+def test_records_without_a_chirp_are_refused_by_the_regression_data(tmp_path):
+    from chirpgen.dataset import DatasetError
+
+    make_dataset(tmp_path / "d", 40, load_config("default", overrides=["signal.p_no_chirp=0.5"]), seed=1)
+    with pytest.raises(DatasetError, match="without a chirp.*p_no_chirp=0"):
+        ChirpShards(tmp_path / "d", "train")
 
 
 def test_dataloader_workers_open_their_own_files(tiny_data):

@@ -103,7 +103,7 @@ def test_debug_recipe_loads_and_pretrain_overrides():
 
 
 def test_description_sentence_has_units_kind_and_duration():
-    from chirploc.describe import sentence
+    from chirploc.text import sentence
 
     assert sentence("exponential", 14.62, 36.81, 38.94, 10.79) == (
         "An exponential chirp sweeping from 14.6 Hz to 36.8 Hz, starting at 38.9 s and lasting 10.8 s."

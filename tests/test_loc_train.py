@@ -1,10 +1,12 @@
-"""Training loop pieces on scripted inputs: early stopping, the plateau scheduler, device and AMP choice."""
+"""The training loop: early stopping, the plateau scheduler, resume, Ctrl-C, device and AMP choice."""
+
+import json
 
 import pytest
 import torch
 
-from chirploc.config import TrainConfig
-from chirploc.train import EarlyStopping, resolve_amp, resolve_device
+from chirploc.runtime import resolve_amp, resolve_device
+from chirploc.train import EarlyStopping
 
 
 def test_early_stopping_on_a_scripted_loss_sequence():
@@ -18,24 +20,97 @@ def test_early_stopping_on_a_scripted_loss_sequence():
     assert restored.best == 0.9 and restored.bad_epochs == 4 and restored.should_stop
 
 
-def test_plateau_scheduler_fires_before_early_stopping():
-    cfg = TrainConfig(plateau_patience=1, early_stop_patience=3, plateau_factor=0.5, lr=1.0)
-    param = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.AdamW([param], lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, factor=cfg.plateau_factor, patience=cfg.plateau_patience
-    )
-    stopper = EarlyStopping(cfg.early_stop_patience, cfg.min_delta)
-    lrs = []
-    for loss in [1.0, 0.8, 0.8, 0.8, 0.8]:
-        sched.step(loss)
-        stopper.step(loss)
-        lrs.append(opt.param_groups[0]["lr"])
-        if stopper.should_stop:
-            break
-    # two epochs without improvement exceed patience 1: the lr halves before stopping (3 bad epochs)
-    assert lrs == [1.0, 1.0, 1.0, 0.5, 0.5]
-    assert stopper.should_stop
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    from chirpgen.config import load_config
+    from chirpgen.dataset import make_dataset
+
+    root = tmp_path_factory.mktemp("train") / "data"
+    make_dataset(root, 100, load_config("default"), seed=5, shard_size=100)
+    return root
+
+
+def _recipe(*overrides):
+    from chirploc.config import load_train_config
+
+    tiny = [
+        "model.model_kwargs={embed_dim: 16, depth: 1, num_heads: 2}",
+        "model.head_hidden=8",
+        "model.adapt=full",
+        "batch_size=16",
+        "max_train_samples=32",
+        "max_val_samples=16",
+        "num_threads=1",
+        "amp=off",
+        "device=cpu",
+    ]
+    return load_train_config(None, [*tiny, *overrides])
+
+
+def test_training_drops_the_lr_on_a_plateau_then_stops_at_once(small_data, tmp_path):
+    """The real loop: with an lr too small to improve the val loss, every epoch after the first is a
+    plateau epoch; the lr drops after plateau_patience + 1 of them and training stops right after
+    the early_stop_patience-th, reporting exactly the epochs it ran."""
+    from chirploc.train import train
+
+    recipe = _recipe("epochs=10", "lr=1e-7", "plateau_patience=1", "early_stop_patience=3", "plateau_factor=0.5")
+    summary = train(small_data, tmp_path / "run", recipe)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2, 3, 4]
+    assert [r["lr"] for r in lines] == [1e-7, 1e-7, 1e-7, 0.5e-7]  # lr in force during each epoch
+    assert [r["best"] for r in lines] == [True, False, False, False]
+    assert summary["epochs_run"] == 4 and summary["stopped_early"] and summary["best_epoch"] == 1
+    state = torch.load(tmp_path / "run" / "last" / "train_state.pt", weights_only=True)
+    assert state["epoch"] == 3 and state["early_stopping"]["bad_epochs"] == 3
+
+
+def test_resume_after_early_stop_runs_no_more_epochs(small_data, tmp_path):
+    from chirploc.train import train
+
+    recipe = _recipe("epochs=10", "lr=1e-12", "plateau_patience=0", "early_stop_patience=1")
+    first = train(small_data, tmp_path / "run", recipe)
+    again = train(small_data, tmp_path / "run", recipe, resume=True)
+    assert first["epochs_run"] == again["epochs_run"] == 2
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_ctrl_c_in_chirploc_train_says_how_to_resume(small_data, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import chirploc.train
+    from chirploc.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(chirploc.train, "train", interrupted)
+    for command in ("train", "pretrain"):
+        result = CliRunner().invoke(main, [command, "--data", str(small_data), "--out", str(tmp_path / "r")])
+        assert result.exit_code == 130
+        assert "--resume" in result.output and "run the same command again" not in result.output
+
+
+def test_the_grad_scaler_is_a_pass_through_unless_fp16():
+    from chirploc.runtime import autocast, grad_scaler
+
+    cpu = torch.device("cpu")
+    for dtype in (None, torch.bfloat16):
+        scaler = grad_scaler(cpu, dtype)
+        loss = torch.tensor(2.0)
+        assert not scaler.is_enabled() and scaler.scale(loss) is loss and scaler.state_dict() == {}
+    with autocast(cpu, None):
+        assert not torch.is_autocast_enabled("cpu")
+    with autocast(cpu, torch.bfloat16):
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
+
+
+def test_inference_does_not_import_the_training_code():
+    import subprocess
+    import sys
+
+    code = "import sys, chirploc.inference; print('chirploc.train' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on machines without CUDA")

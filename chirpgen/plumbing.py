@@ -1,0 +1,92 @@
+"""Plumbing both packages share: atomic writes, JSON files, user errors and the CLI's error handler.
+
+Every file a command leaves behind is written to ``<name>.partial`` and renamed over its final
+name, so a reader never sees half a file. Every error meant for the user is a :class:`UserError`
+(a ``ValueError``): one line naming the bad value and the fix, which :func:`user_errors` prints
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+PARTIAL_SUFFIX = ".partial"
+
+
+class UserError(ValueError):
+    """An error phrased for the user: one line that names the bad value and the fix."""
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield ``<path>.partial`` to write into; rename it over ``path`` on success, remove it on failure."""
+    path = Path(path)
+    tmp = path.with_name(path.name + PARTIAL_SUFFIX)
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json_atomic(path: str | Path, data: Any, default: Callable[[Any], Any] = list) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically (``default`` converts other objects)."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=default) + "\n")
+
+
+def read_json(path: str | Path, error: type[UserError] = UserError, fix: str = "make it again") -> Any:
+    """The JSON in ``path``, or ``error`` naming the file, what is wrong and ``fix``."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{str(path)!r} is missing; {fix}")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{str(path)!r} is not readable JSON ({exc}); {fix}") from None
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """``text`` folded onto one line (white space runs become one space) and cut to ``limit`` characters."""
+    folded = " ".join(str(text).split())
+    return folded if len(folded) <= limit else folded[: limit - 3] + "..."
+
+
+def user_errors(on_interrupt: str = "Interrupted.") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a click command: a user error becomes one line and exit status 1, Ctrl-C exit 130.
+
+    Args:
+        on_interrupt: what to print after Ctrl-C: what was kept and how to go on.
+    """
+    import click
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+            except OSError as exc:
+                where = exc.filename or ""
+                raise click.ClickException(f"{exc.strerror or exc}: {where}".rstrip(": ")) from None
+            except KeyboardInterrupt:
+                click.echo(f"\n{on_interrupt}", err=True)
+                sys.exit(130)
+
+        return wrapper
+
+    return decorate
