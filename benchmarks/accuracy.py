@@ -19,7 +19,6 @@ the per-sample truth, predictions and bounds (for scatter plots). Tables: ``benc
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,14 +28,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.baselines import BASELINES, OUTPUT_KEYS, run_baseline  # noqa: E402
-from benchmarks.crb import crb_f_hz_batch, grid_floor  # noqa: E402
+from benchmarks.crb import BOUND_TARGETS, crb_f_hz_batch, grid_floor  # noqa: E402
 from benchmarks.provenance import manifest_sha256, provenance  # noqa: E402
-from chirpgen.config import KIND_NAMES, GenConfig  # noqa: E402
+from chirpgen.config import KIND_NAMES, TARGETS, GenConfig  # noqa: E402
 from chirpgen.dataset import manifest_config, read_manifest, read_split  # noqa: E402
+from chirpgen.plumbing import atomic_path, write_json_atomic  # noqa: E402
 from chirpgen.sample import make_sample  # noqa: E402
 from chirploc.metrics import bin_widths, evaluate_predictions, group_masks, snr_edges  # noqa: E402
-
-BOUND_TARGETS: tuple[str, ...] = ("f_start_hz", "f_end_hz")
 
 
 def rms(values: np.ndarray) -> float:
@@ -97,27 +95,12 @@ def regenerate_signals(config: GenConfig, seed: int, split: str, index: np.ndarr
     return signals
 
 
-def evaluate(data: str | Path, split: str, n: int | None, model: str | None, baselines: tuple[str, ...],
-             snr_step_db: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Run everything; returns (result dict for the JSON, per-sample arrays for the .npz)."""
-    manifest = read_manifest(data)
-    config = manifest_config(manifest)
-    seed = int(manifest["seed"])
-    batch = read_split(data, split, n)
+def run_estimators(config: GenConfig, seed: int, split: str, batch: dict[str, np.ndarray], model: str | None,
+                   baselines: tuple[str, ...]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
+    """Predictions of each chosen estimator on ``batch``, and the seconds each took."""
     images = batch["image"]
-    truth = {k: batch[k].astype(np.float64) for k in OUTPUT_KEYS if k != "kind"}
-    truth["kind"] = batch["kind"].astype(np.int64)
-    floor = grid_floor(config)
-    widths = bin_widths(config)
-    timings: dict[str, float] = {}
-
-    t = time.perf_counter()
-    crb0, crb1 = crb_f_hz_batch(truth["kind"], config.signal.sample_rate_hz, truth["duration_s"],
-                                truth["f_start_hz"], truth["f_end_hz"], batch["snr_db"])
-    timings["crb_s"] = time.perf_counter() - t
-    crb_std = {"f_start_hz": crb0, "f_end_hz": crb1}
-
     preds: dict[str, dict[str, np.ndarray]] = {}
+    timings: dict[str, float] = {}
     if "ridge" in baselines:
         t = time.perf_counter()
         preds["ridge"] = run_baseline("ridge", images, config)
@@ -140,13 +123,33 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
         out = predictor.predict(images)
         timings["model_s"] = time.perf_counter() - t
         preds["model"] = {k: np.asarray(out[k]) for k in OUTPUT_KEYS}
-    n_done = len(images)
+    return preds, timings
+
+
+def evaluate(data: str | Path, split: str, n: int | None, model: str | None, baselines: tuple[str, ...],
+             snr_step_db: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run everything; returns (result dict for the JSON, per-sample arrays for the .npz)."""
+    manifest = read_manifest(data)
+    config = manifest_config(manifest)
+    batch = read_split(data, split, n)
+    truth = {k: batch[k].astype(np.float64) for k in TARGETS}
+    truth["kind"] = batch["kind"].astype(np.int64)
+
+    t = time.perf_counter()
+    crb0, crb1 = crb_f_hz_batch(truth["kind"], config.signal.sample_rate_hz, truth["duration_s"],
+                                truth["f_start_hz"], truth["f_end_hz"], batch["snr_db"])
+    crb_s = time.perf_counter() - t
+    crb_std = dict(zip(BOUND_TARGETS, (crb0, crb1), strict=True))
+    preds, timings = run_estimators(config, int(manifest["seed"]), split, batch, model, baselines)
+    timings = {"crb_s": crb_s, **timings}
+    n_done = len(batch["image"])
     for name in list(timings):
         if name.endswith("_s") and name not in ("model_load_s",):
             timings[name.replace("_s", "_ms_per_sample")] = 1e3 * timings[name] / n_done
 
     edges = snr_edges(config.signal.snr_db, snr_step_db)
     masks = group_masks(truth["kind"], batch["snr_db"], edges)
+    widths = bin_widths(config)
     estimators = {}
     for name, pred in preds.items():
         stats = evaluate_predictions(pred, truth, batch["snr_db"], edges, widths)
@@ -159,13 +162,13 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
         "kind_names": list(KIND_NAMES),
         "snr_edges_db": edges,
         "bin_widths": widths,
-        "grid_floor": floor,
+        "grid_floor": grid_floor(config),
         "bound": bound_summary(masks, crb_std),
         "estimators": estimators,
         "timings": timings,
     }
     arrays = {"snr_db": batch["snr_db"], "index": batch["index"],
-              "crb_f_start_hz": crb0, "crb_f_end_hz": crb1,
+              **{f"crb_{k}": v for k, v in crb_std.items()},
               **{f"true_{k}": v for k, v in truth.items()},
               **{f"{name}_{k}": np.asarray(v) for name, p in preds.items() for k, v in p.items()}}
     return result, arrays
@@ -201,15 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     npz = out.with_suffix(".npz")
     result["per_sample_file"] = npz.name
-    tmp = out.with_name(out.name + ".partial")
-    tmp.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")
-    tmp.replace(out)
-    np.savez_compressed(npz, **arrays)
+    write_json_atomic(out, result)
+    with atomic_path(npz) as tmp, open(tmp, "wb") as f:  # a file object: savez would append ".npz" to a name
+        np.savez_compressed(f, **arrays)
     print(f"wrote {out} and {npz} ({result['n']} samples, {result['timings']['total_s']:.1f} s)")
     for name, stats in result["estimators"].items():
         g = stats["overall"]
         print(f"  {name:<6} kind acc {g['kind_accuracy']:.3f}  " + "  ".join(
-            f"{k} RMSE {g[k]['rmse']:.3f}" for k in ("t_start_s", "duration_s", "f_start_hz", "f_end_hz")))
+            f"{k} RMSE {g[k]['rmse']:.3f}" for k in TARGETS))
     return 0
 
 

@@ -11,7 +11,6 @@ CPU arithmetic) is reported, so results are never quietly computed on other data
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.provenance import REPO  # noqa: E402
 from chirpgen.config import load_config  # noqa: E402
 from chirpgen.dataset import make_dataset  # noqa: E402
+from chirpgen.plumbing import read_json, write_json_atomic  # noqa: E402
 
 SEED = 2026
 N = 30_000
@@ -32,7 +32,7 @@ def ensure_bench_data(out: Path = DEFAULT_OUT, workers: int = 2, strict: bool = 
     """Make (or complete) the benchmark data set in ``out`` and compare its shards with the record."""
     manifest = make_dataset(out, N, load_config(PRESET), seed=SEED, workers=workers, shard_size=SHARD_SIZE)
     if RECORD.is_file():
-        expected = json.loads(RECORD.read_text())["shards"]
+        expected = read_json(RECORD, fix="restore it from git or run benchmarks/bench_data.py --record")["shards"]
         got = {s["file"]: s["sha256"] for s in manifest["shards"]}
         differ = sorted(f for f, sha in expected.items() if got.get(f) != sha)
         if differ:
@@ -56,7 +56,7 @@ def main() -> None:
     if args.record:
         record = {"preset": PRESET, "seed": SEED, "n": N, "shard_size": SHARD_SIZE,
                   "shards": {s["file"]: s["sha256"] for s in manifest["shards"]}}
-        RECORD.write_text(json.dumps(record, indent=2) + "\n")
+        write_json_atomic(RECORD, record)
     print(f"benchmark data ready in {args.out}: {manifest['split_counts']}")
 
 

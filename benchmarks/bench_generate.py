@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.provenance import REPO, provenance  # noqa: E402
 from chirpgen.config import load_config  # noqa: E402
 from chirpgen.dataset import make_dataset  # noqa: E402
+from chirpgen.plumbing import write_json_atomic  # noqa: E402
 from chirpgen.sample import make_sample  # noqa: E402
 
 OUT = REPO / "benchmarks" / "results" / "generate_speed.json"
@@ -65,7 +66,7 @@ def bench_matplotlib(n: int, tmp: Path) -> dict:
     config = load_config("default")
     out = tmp / "matplotlib"
     out.mkdir()
-    extent = [0, config.signal.record_s, 0, config.stft.freq_bins * config.signal.sample_rate_hz / config.stft.nfft]
+    extent = [0, config.signal.record_s, 0, config.stft.freq_bins * config.bin_hz]
     times = []
     for i in range(n):
         start = time.perf_counter()
@@ -159,7 +160,7 @@ def main() -> None:
     results["memory_growth"] = big["peak_rss_mb_largest_process"] / results["make_full"][0]["peak_rss_mb_largest_process"]
     record = {"benchmark": "generate_speed", "provenance": provenance(quick=args.quick), "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    write_json_atomic(args.out, record)
     print(json.dumps(results, indent=2))
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from chirpgen.config import KIND_NAMES, GenConfig
 from chirpgen.signal import chirp_phase
 
+BOUND_TARGETS: tuple[str, ...] = ("f_start_hz", "f_end_hz")  # the targets the bound is computed for
 _REL_STEP = 1e-6
 
 
@@ -125,6 +126,5 @@ def crb_f_hz_batch(
 
 def grid_floor(config: GenConfig) -> dict[str, float]:
     """Quantisation floor of the image grid: column spacing / sqrt(12) and bin width / sqrt(12)."""
-    dt_s = config.stft.hop / config.signal.sample_rate_hz
-    df_hz = config.signal.sample_rate_hz / config.stft.nfft
+    dt_s, df_hz = config.column_s, config.bin_hz
     return {"time_s": dt_s / np.sqrt(12.0), "freq_hz": df_hz / np.sqrt(12.0), "dt_s": dt_s, "df_hz": df_hz}

@@ -17,7 +17,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.provenance import REPO  # noqa: E402
-from benchmarks.tables import _fmt, _header, _row, markdown  # noqa: E402
+from benchmarks.tables import fmt, markdown, md_header, md_row  # noqa: E402
+from chirpgen.config import TARGETS  # noqa: E402
+from chirpgen.plumbing import write_text_atomic  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 TEMPLATE = REPO / "benchmarks" / "README.in.md"
@@ -42,16 +44,16 @@ def _source(record: dict[str, Any], file: str) -> str:
 def headline(result: dict[str, Any]) -> list[str]:
     """Per kind: RMSE (median) of each target for every estimator, and the bound for the frequencies."""
     names = list(result["estimators"])
-    lines = _header(["kind", "target", *[f"{n} RMSE (median)" for n in names], "CRB (RMS)", "best RMSE / CRB"])
+    lines = md_header(["kind", "target", *[f"{n} RMSE (median)" for n in names], "CRB (RMS)", "best RMSE / CRB"])
     for kind in result["bound"]["per_kind"]:
-        for target in ("t_start_s", "duration_s", "f_start_hz", "f_end_hz"):
+        for target in TARGETS:
             stats = [result["estimators"][n]["per_kind"][kind][target] for n in names]
             bound = result["bound"]["per_kind"][kind].get(target)
             ratio = f"{min(s['rmse'] for s in stats) / bound:.0f}" if bound else "-"
-            cells = [f"{_fmt(s['rmse'])} ({_fmt(s['median'])})" for s in stats]
-            lines.append(_row([kind, target, *cells, _fmt(bound) if bound else "-", ratio]))
+            cells = [f"{fmt(s['rmse'])} ({fmt(s['median'])})" for s in stats]
+            lines.append(md_row([kind, target, *cells, fmt(bound) if bound else "-", ratio]))
         accs = [result["estimators"][n]["per_kind"][kind].get("kind_accuracy") for n in names]
-        lines.append(_row([kind, "kind accuracy", *[_fmt(a) for a in accs], "-", "-"]))
+        lines.append(md_row([kind, "kind accuracy", *[fmt(a) for a in accs], "-", "-"]))
     return lines
 
 
@@ -62,23 +64,23 @@ def verdict(result: dict[str, Any], model: str = "model") -> list[str]:
     base = [n for n in result["estimators"] if n != model]
     overall = {n: result["estimators"][n]["overall"] for n in result["estimators"]}
     lines = ["Over the whole test split:", ""]
-    for target in ("t_start_s", "duration_s", "f_start_hz", "f_end_hz"):
+    for target in TARGETS:
         for stat in ("median", "rmse"):
             best = min(base, key=lambda n: overall[n][target][stat])
             m, b = overall[model][target][stat], overall[best][target][stat]
             word = "worse" if m > b else "better"
             lines.append(f"- {target} {stat}: the model is **{word}** than the best baseline ({model} "
-                         f"{_fmt(m)}, {best} {_fmt(b)}).")
+                         f"{fmt(m)}, {best} {fmt(b)}).")
     best = max(base, key=lambda n: overall[n]["kind_accuracy"])
     m, b = overall[model]["kind_accuracy"], overall[best]["kind_accuracy"]
     lines.append(f"- kind accuracy: the model is **{'worse' if m < b else 'better'}** than the best baseline "
-                 f"({model} {_fmt(m)}, {best} {_fmt(b)}).")
+                 f"({model} {fmt(m)}, {best} {fmt(b)}).")
     return lines
 
 
 def generate_speed(record: dict[str, Any]) -> list[str]:
     r = record["results"]
-    lines = _header(["generator", "samples/s per core", "bytes per sample", "projected 100,000 on one core", "per sample vs chirpgen"])
+    lines = md_header(["generator", "samples/s per core", "bytes per sample", "projected 100,000 on one core", "per sample vs chirpgen"])
     rows = [("chirpgen (HDF5 shards)", "chirpgen"), ("same images through matplotlib savefig", "matplotlib"),
             ("prior art 0.1.6 (matplotlib figures)", "prior_art")]
     for label, key in rows:
@@ -86,22 +88,22 @@ def generate_speed(record: dict[str, Any]) -> list[str]:
         if not v:
             continue
         ratio = v["s_per_sample"] / r["chirpgen"]["s_per_sample"]
-        lines.append(_row([label, f"{v['samples_per_s_per_core']:.1f}", f"{v['bytes_per_sample'] / 1e3:.1f} KB",
+        lines.append(md_row([label, f"{v['samples_per_s_per_core']:.1f}", f"{v['bytes_per_sample'] / 1e3:.1f} KB",
                            f"{v['s_per_sample'] * 1e5 / 60:.1f} min", f"{ratio:.0f}x slower" if ratio > 1.5 else "1x"]))
-    lines += ["", *_header(["command (2 workers)", "wall time", "samples/s", "peak memory (largest process)", "bytes per sample"])]
+    lines += ["", *md_header(["command (2 workers)", "wall time", "samples/s", "peak memory (largest process)", "bytes per sample"])]
     for m in r["make_full"]:
-        lines.append(_row([f"`{m['command']}`", f"{m['wall_s']:.1f} s", f"{m['samples_per_s']:.0f}",
+        lines.append(md_row([f"`{m['command']}`", f"{m['wall_s']:.1f} s", f"{m['samples_per_s']:.0f}",
                            f"{m['peak_rss_mb_largest_process']:.0f} MB", f"{m['bytes_per_sample'] / 1e3:.1f} KB"]))
     lines += ["", f"Peak memory grows by a factor {r['memory_growth']:.2f} from the smaller to the larger run."]
     return lines
 
 
 def train_speed(records: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    lines = _header(["recipe", "trainable parameters", "batch", "AMP off images/s", "bf16 autocast images/s", "device, threads"])
+    lines = md_header(["recipe", "trainable parameters", "batch", "AMP off images/s", "bf16 autocast images/s", "device, threads"])
     for _, rec in records:
         c, r, p = rec["config"], rec["results"], rec["provenance"]
         amp = next((v for k, v in r.items() if k != "off"), None)
-        lines.append(_row([f"`{c['recipe']}`", f"{c['trainable_params']:,}", str(c["batch_size"]),
+        lines.append(md_row([f"`{c['recipe']}`", f"{c['trainable_params']:,}", str(c["batch_size"]),
                            f"{r['off']['images_per_s']:.1f}", f"{amp['images_per_s']:.1f}" if amp else "-",
                            f"{p.get('device')}, {p.get('torch_threads')}"]))
     return lines
@@ -109,9 +111,9 @@ def train_speed(records: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 def inference_speed(record: dict[str, Any]) -> list[str]:
     r = record["results"]
-    lines = _header(["autocast", "images/s (batch 256)", "one image (ms)"])
+    lines = md_header(["autocast", "images/s (batch 256)", "one image (ms)"])
     for amp in ("off", "bf16"):
-        lines.append(_row([amp, f"{r[amp]['images_per_s']:.0f}", f"{r[amp]['single_image_ms']:.1f}"]))
+        lines.append(md_row([amp, f"{r[amp]['images_per_s']:.0f}", f"{r[amp]['single_image_ms']:.1f}"]))
     return lines + ["", f"`chirploc describe one.png --json` end to end in a fresh process: {r['describe_cli_s']:.2f} s."]
 
 
@@ -137,14 +139,19 @@ def sections() -> dict[str, list[str]]:
     return out
 
 
-def main() -> None:
+def render() -> str:
+    """The README: the template with each ``{{name}}`` line replaced by its section."""
     parts = sections()
     lines = []
     for line in TEMPLATE.read_text().splitlines():
         key = line.strip()[2:-2] if line.strip().startswith("{{") and line.strip().endswith("}}") else None
         lines.extend(parts[key] if key in parts else [line])
     header = "<!-- Generated by benchmarks/readme.py from benchmarks/README.in.md and benchmarks/results/; edit those. -->"
-    OUT.write_text(header + "\n" + "\n".join(lines) + "\n")
+    return header + "\n" + "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    write_text_atomic(OUT, render())
     print(f"wrote {OUT}")
 
 

@@ -20,36 +20,39 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.crb import BOUND_TARGETS  # noqa: E402
+from chirpgen.config import TARGET_UNITS, TARGETS  # noqa: E402
+from chirpgen.plumbing import write_text_atomic  # noqa: E402
+
 PRIOR_ART_PEARSON_T_START = 0.9841
-TARGETS: tuple[str, ...] = ("t_start_s", "duration_s", "f_start_hz", "f_end_hz")
-UNITS = {"t_start_s": "s", "duration_s": "s", "f_start_hz": "Hz", "f_end_hz": "Hz"}
 
 
-def _fmt(x: float | None, digits: int = 3) -> str:
+def fmt(x: float | None, digits: int = 3) -> str:
     if x is None or not np.isfinite(x):
         return "-"
     return f"{x:.{digits}g}" if abs(x) >= 100 else f"{x:.{digits}f}"
 
 
-def _row(cells: list[str]) -> str:
+def md_row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _header(cells: list[str]) -> list[str]:
-    return [_row(cells), _row(["---"] * len(cells))]
+def md_header(cells: list[str]) -> list[str]:
+    return [md_row(cells), md_row(["---"] * len(cells))]
 
 
 def bound_table(result: dict[str, Any], target: str) -> list[str]:
     """Per kind x SNR: n, the bound, then each estimator's RMSE (RMSE / bound) for ``target``."""
     names = list(result["estimators"])
-    lines = _header(["kind", "SNR", "n", f"CRB {target} ({UNITS[target]})", *[f"{n} RMSE (x CRB)" for n in names]])
+    lines = md_header(["kind", "SNR", "n", f"CRB {target} ({TARGET_UNITS[target]})", *[f"{n} RMSE (x CRB)" for n in names]])
     for kind, bins in result["bound"]["per_kind_snr"].items():
         for label, b in bins.items():
-            cells = [kind, label, str(b["n"]), _fmt(b[target])]
+            cells = [kind, label, str(b["n"]), fmt(b[target])]
             for name in names:
                 g = result["estimators"][name]["per_kind_snr"][kind][label][target]
-                cells.append(f"{_fmt(g['rmse'])} ({_fmt(g.get('rmse_over_crb'), 2)})")
-            lines.append(_row(cells))
+                cells.append(f"{fmt(g['rmse'])} ({fmt(g.get('rmse_over_crb'), 2)})")
+            lines.append(md_row(cells))
     return lines
 
 
@@ -57,44 +60,56 @@ def time_table(result: dict[str, Any], target: str) -> list[str]:
     """Per kind x SNR: each estimator's RMSE / median for a time target, with the grid floor in the header."""
     names = list(result["estimators"])
     floor = result["grid_floor"]["time_s"]
-    lines = _header(["kind", "SNR", "n", *[f"{n} RMSE / median (s)" for n in names]])
+    lines = md_header(["kind", "SNR", "n", *[f"{n} RMSE / median ({TARGET_UNITS[target]})" for n in names]])
     lines.insert(0, f"Image-grid floor (column spacing / sqrt(12)): {floor:.3f} s.\n")
     for kind, bins in result["bound"]["per_kind_snr"].items():
         for label, b in bins.items():
             cells = [kind, label, str(b["n"])]
             for name in names:
                 g = result["estimators"][name]["per_kind_snr"][kind][label][target]
-                cells.append(f"{_fmt(g['rmse'])} / {_fmt(g['median'])}")
-            lines.append(_row(cells))
+                cells.append(f"{fmt(g['rmse'])} / {fmt(g['median'])}")
+            lines.append(md_row(cells))
+    return lines
+
+
+def target_sections(result: dict[str, Any]) -> list[str]:
+    """One section per target: the bound table for the frequencies, the time table for the others."""
+    lines = []
+    for target in TARGETS:
+        if target in BOUND_TARGETS:
+            lines += [f"## {target} vs the Cramér-Rao bound", "", *bound_table(result, target), ""]
+        else:
+            lines += [f"## {target}", "", *time_table(result, target), ""]
     return lines
 
 
 def overall_table(result: dict[str, Any]) -> list[str]:
-    lines = _header(["estimator", "target", "MAE", "RMSE", "median", "p90", "outlier rate", "Pearson r"])
+    lines = md_header(["estimator", "target", "MAE", "RMSE", "median", "p90", "outlier rate", "Pearson r"])
     for name, stats in result["estimators"].items():
         for t in TARGETS:
             g = stats["overall"][t]
-            lines.append(_row([name, f"{t} ({UNITS[t]})", _fmt(g["mae"]), _fmt(g["rmse"]), _fmt(g["median"]),
-                               _fmt(g["p90"]), _fmt(g.get("outlier_rate"), 3), f"{g['pearson_r']:.4f}"]))
+            lines.append(md_row([name, f"{t} ({TARGET_UNITS[t]})", fmt(g["mae"]), fmt(g["rmse"]), fmt(g["median"]),
+                               fmt(g["p90"]), fmt(g.get("outlier_rate"), 3), f"{g['pearson_r']:.4f}"]))
     return lines
 
 
 def kind_table(result: dict[str, Any]) -> list[str]:
     names = list(result["estimators"])
     labels = list(result["bound"]["per_snr"])
-    lines = _header(["estimator", "all", *labels])
+    lines = md_header(["estimator", "all", *labels])
     for name in names:
         s = result["estimators"][name]
-        lines.append(_row([name, _fmt(s["overall"]["kind_accuracy"]),
-                           *[_fmt(s["per_snr"][lab]["kind_accuracy"]) for lab in labels]]))
+        lines.append(md_row([name, fmt(s["overall"]["kind_accuracy"]),
+                           *[fmt(s["per_snr"][lab]["kind_accuracy"]) for lab in labels]]))
     return lines
 
 
 def pearson_table(result: dict[str, Any]) -> list[str]:
-    lines = _header(["estimator", *TARGETS])
-    lines.append(_row(["prior art (ViT-B/16 + LoRA, reported)", f"{PRIOR_ART_PEARSON_T_START:.4f}", "-", "-", "-"]))
+    lines = md_header(["estimator", *TARGETS])
+    prior = [f"{PRIOR_ART_PEARSON_T_START:.4f}" if t == "t_start_s" else "-" for t in TARGETS]
+    lines.append(md_row(["prior art (ViT-B/16 + LoRA, reported)", *prior]))
     for name, s in result["estimators"].items():
-        lines.append(_row([name, *[f"{s['overall'][t]['pearson_r']:.4f}" for t in TARGETS]]))
+        lines.append(md_row([name, *[f"{s['overall'][t]['pearson_r']:.4f}" for t in TARGETS]]))
     return lines
 
 
@@ -115,13 +130,8 @@ def markdown(result: dict[str, Any], source: str) -> str:
         f"{' dirty' if p.get('git_dirty') else ''}; data manifest sha256 {p.get('data_manifest_sha256', '?')[:12]}...; "
         f"command `{p.get('command')}`).",
         "",
-        "## f_start vs the Cramér-Rao bound",
-        "", *bound_table(result, "f_start_hz"),
-        "", "## f_end vs the Cramér-Rao bound",
-        "", *bound_table(result, "f_end_hz"),
-        "", "## Start time", "", *time_table(result, "t_start_s"),
-        "", "## Duration", "", *time_table(result, "duration_s"),
-        "", "## Overall", "", *overall_table(result),
+        *target_sections(result),
+        "## Overall", "", *overall_table(result),
         "", "## Kind accuracy", "", *kind_table(result),
         "", "## Pearson r (the prior art reports only start time)", "", *pearson_table(result),
         "", "## Speed", "", *speed_lines(result), "",
@@ -148,7 +158,7 @@ def plots(result: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Path, 
     fig, axes = plt.subplots(2, len(kinds), figsize=(4 * len(kinds), 6.5), sharex=True, squeeze=False)
     for col, kind in enumerate(kinds):
         labels = list(result["bound"]["per_kind_snr"][kind])
-        for row, target in enumerate(("f_start_hz", "f_end_hz")):
+        for row, target in enumerate(BOUND_TARGETS):
             ax = axes[row, col]
             bound = [result["bound"]["per_kind_snr"][kind][lab][target] for lab in labels]
             ax.semilogy(centres, bound, "k--", label="CRB")
@@ -156,7 +166,7 @@ def plots(result: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Path, 
                 rmse = [result["estimators"][name]["per_kind_snr"][kind][lab][target]["rmse"] for lab in labels]
                 ax.semilogy(centres, rmse, "o-", label=name)
             ax.set_title(f"{kind}: {target}")
-            ax.set_ylabel("RMSE (Hz)")
+            ax.set_ylabel(f"RMSE ({TARGET_UNITS[target]})")
             ax.grid(True, which="both", alpha=0.3)
             if row == 1:
                 ax.set_xlabel("SNR (dB)")
@@ -179,7 +189,7 @@ def plots(result: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Path, 
             ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
             ax.set_title(f"{name}: {target} (r={result['estimators'][name]['overall'][target]['pearson_r']:.4f})",
                          fontsize=9)
-            ax.set_xlabel(f"true ({UNITS[target]})")
+            ax.set_xlabel(f"true ({TARGET_UNITS[target]})")
             ax.set_ylabel("predicted")
     fig.tight_layout()
     path = out_dir / f"{stem}_scatter.png"
@@ -213,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"wrote {png}")
             else:
                 print(f"no per-sample file {npz}; skipping plots")
-    out.write_text("\n\n".join(sections))
+    write_text_atomic(out, "\n\n".join(sections))
     print(f"wrote {out}")
     return 0
 

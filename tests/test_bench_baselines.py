@@ -1,18 +1,24 @@
-"""Classical baselines on clean, high-SNR chirps of each kind: within a bin, a column, right kind."""
+"""Classical baselines on clean, high-SNR chirps of each kind: within a bin, a column, right kind.
+
+Also: both estimators use chirpgen's chirp laws (not copies of them), and their outputs are the
+targets of chirpgen.config.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from benchmarks.baselines import OUTPUT_KEYS, ml_estimate, ridge_estimate, run_baseline
-from chirpgen.config import KIND_NAMES, load_config
-from chirpgen.signal import chirp_waveform, white_noise
-from chirpgen.spectrogram import render_image
+from benchmarks.baselines import OUTPUT_KEYS, run_baseline
+from benchmarks.ml import _clamped_phase, _neg_j, ml_estimate, unit_sweep_phase
+from benchmarks.ridge import Estimate, ImageGrid, ridge_estimate
+from chirpgen.config import KIND_NAMES, TARGETS, GenConfig, load_config
+from chirpgen.signal import chirp_phase, chirp_waveform, white_noise
+from chirpgen.spectrogram import image_axes, render_image
 
 CONFIG = load_config("default")
-DT_S = CONFIG.stft.hop / CONFIG.signal.sample_rate_hz
-DF_HZ = CONFIG.signal.sample_rate_hz / CONFIG.stft.nfft
+DT_S = CONFIG.column_s
+DF_HZ = CONFIG.bin_hz
 # (t_start_s, duration_s, f_start_hz, f_end_hz): sweeps large enough to tell the kinds apart, end
 # slopes <= 6.3 Hz/s (3 bins per column), so an edge error of a fifth of a column stays within a bin
 CASES = [(12.3, 8.7, 20.4, 47.9), (30.05, 7.9, 71.3, 52.6)]
@@ -86,3 +92,57 @@ def test_bad_input_raises():
         ridge_estimate(np.zeros((64, 64), np.uint8), CONFIG)
     with pytest.raises(ValueError, match="100"):
         ml_estimate(np.zeros(100), CONFIG)
+
+
+def test_outputs_are_the_targets_of_chirpgen():
+    assert OUTPUT_KEYS == Estimate._fields == ("kind", *TARGETS)
+    image = render_image(white_noise(np.random.default_rng(0), CONFIG.signal.n_samples), CONFIG)
+    assert tuple(ridge_estimate(image, CONFIG)) == OUTPUT_KEYS
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+@pytest.mark.parametrize("f0, f1", [(20.0, 47.0), (71.3, 52.6), (30.0, 30.0)])
+def test_ml_phase_is_chirpgens(kind, f0, f1):
+    tau, dur = np.linspace(0.0, 7.9, 301), 7.9
+    np.testing.assert_array_equal(_clamped_phase(kind, tau, f0, f1, dur), chirp_phase(kind, tau, f0, f1, dur))
+    # the grid search's dechirping phase: phi = 2 pi f0 tau + (f1 - f0) * phase per Hz of sweep
+    per_hz = unit_sweep_phase(kind, tau, dur, f1 / f0)
+    np.testing.assert_allclose(2 * np.pi * f0 * tau + (f1 - f0) * per_hz, chirp_phase(kind, tau, f0, f1, dur),
+                               rtol=1e-9, atol=1e-9)
+
+
+def test_ml_objective_peaks_at_the_true_frequencies():
+    from benchmarks.ml import Segment
+
+    tau, dur = np.arange(0, 2048) / 256.0, 8.0
+    for kind in KIND_NAMES:
+        seg = Segment(np.cos(0.4 + chirp_phase(kind, tau, 20.0, 45.0, dur)), tau, dur)
+        at_truth = _neg_j(np.array([20.0, 45.0]), kind, seg)
+        for shift in ([0.3 / dur, 0.0], [0.0, 0.3 / dur], [-0.3 / dur, 0.0]):
+            assert at_truth < _neg_j(np.array([20.0, 45.0]) + shift, kind, seg)
+        assert at_truth == pytest.approx(-len(tau) / 2, rel=0.01)  # J = 2 |S|^2 / N = N A^2 / 2
+
+
+def test_ml_exponential_phase_survives_nonpositive_trial_frequencies():
+    tau = np.linspace(0.0, 1.0, 11)
+    assert np.all(np.isfinite(_clamped_phase("exponential", tau, -2.0, 0.0, 1.0)))
+
+
+def test_image_grid_follows_the_config():
+    d = CONFIG.to_dict()
+    d["stft"].update(hop=240, freq_bins=110)  # (110, 64) images: nothing hard-wired to 128 x 128
+    for config in (CONFIG, load_config("audio"), GenConfig.from_dict(d)):
+        grid = ImageGrid(config)
+        assert (grid.column_s, grid.bin_hz) == (config.column_s, config.bin_hz)
+        np.testing.assert_array_equal(grid.times_s, image_axes(config)[1])
+        assert grid.n_cols == config.image_shape[1] and grid.rows[-1] < config.image_shape[0]
+        lo_hz, hi_hz = config.signal.freq_hz
+        assert grid.rows[0] * grid.bin_hz <= lo_hz and grid.rows[-1] * grid.bin_hz >= hi_hz
+        everything, _ = grid.coverage(-1.0, config.signal.record_s + 1.0)
+        np.testing.assert_allclose(everything, 1.0)
+        # a span of whole windows covers the columns inside it fully, those outside not at all
+        first, last = 5, 9
+        frac, _ = grid.coverage(grid.first_sample[first] / grid.sample_rate_hz,
+                                (grid.first_sample[last] + len(grid.window) - 1) / grid.sample_rate_hz)
+        np.testing.assert_allclose(frac[0, first : last + 1], 1.0)
+        assert np.all(frac[0, last + 1 + len(grid.window) // config.stft.hop :] == 0.0)

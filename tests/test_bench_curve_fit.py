@@ -1,0 +1,58 @@
+"""The chirp law both estimators fit is chirpgen's, and its robust fit recovers it through outliers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.curve_fit import curve_hz, fit_curve, huber_weights
+from chirpgen.config import KIND_NAMES
+from chirpgen.signal import instantaneous_frequency
+
+U = np.linspace(0.0, 1.0, 40)
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+@pytest.mark.parametrize("f0, f1", [(20.4, 47.9), (71.3, 52.6)])
+def test_curve_is_chirpgens_law(kind, f0, f1):
+    duration_s = 8.7
+    np.testing.assert_allclose(curve_hz(kind, U, f0, f1), instantaneous_frequency(kind, U * duration_s, f0, f1, duration_s),
+                               rtol=1e-13)
+
+
+def test_exponential_curve_clamps_nonpositive_frequencies():
+    np.testing.assert_allclose(curve_hz("exponential", U, -3.0, 10.0), instantaneous_frequency("exponential", U, 1e-6, 10.0, 1.0))
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_fit_recovers_the_law_and_its_kind(kind):
+    f = curve_hz(kind, U, 20.4, 47.9)
+    fits = {k: fit_curve(k, U, f, np.ones_like(U)) for k in KIND_NAMES}
+    assert fits[kind].f_start_hz == pytest.approx(20.4, abs=1e-6)
+    assert fits[kind].f_end_hz == pytest.approx(47.9, abs=1e-6)
+    assert min(fits, key=lambda k: fits[k].residual) == kind
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_fit_shrugs_off_outliers(kind):
+    rng = np.random.default_rng(1)
+    f = curve_hz(kind, U, 20.4, 47.9) + 0.05 * rng.standard_normal(U.size)
+    bad = f.copy()
+    bad[[3, 17, 30]] += [25.0, -15.0, 30.0]  # three points on another ridge
+    robust = fit_curve(kind, U, bad, np.ones_like(U))
+    plain = fit_curve(kind, U, bad, np.ones_like(U), n_iter=1)  # one round: ordinary least squares
+    assert robust.f_start_hz == pytest.approx(20.4, abs=0.2)
+    assert robust.f_end_hz == pytest.approx(47.9, abs=0.2)
+
+    def error(fit):
+        return abs(fit.f_start_hz - 20.4) + abs(fit.f_end_hz - 47.9)
+
+    assert error(plain) > 2 * error(robust)
+
+
+def test_huber_weights():
+    resid = np.array([0.1, -0.2, 0.15, -0.1, 0.05, 10.0])
+    w = huber_weights(resid)
+    assert np.all(w[:5] == 1.0)
+    sigma = 1.4826 * np.median(np.abs(resid)) + 1e-9
+    assert w[5] == pytest.approx(1.345 * sigma / 10.0)
