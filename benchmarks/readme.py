@@ -1,29 +1,38 @@
 """Write benchmarks/README.md from the committed results JSONs (no number is typed by hand).
 
-    python benchmarks/readme.py
+    python benchmarks/readme.py [--out benchmarks/README.md]
 
 Reads ``benchmarks/README.in.md`` and replaces each line ``{{name}}`` with a table generated from
 ``benchmarks/results/``: ``accuracy`` (the full accuracy tables), ``headline`` (model vs baselines vs
 bound per kind), ``generate_speed``, ``train_speed`` and ``inference_speed``. A missing results
-file becomes a line saying which command writes it.
+file becomes a line saying which command writes it. A ``{{name}}`` inside a line is a value (see
+:func:`values`): the benchmark data set's frame from ``benchmarks/bench_data.json`` and its preset,
+the image grid from ``accuracy.json``, the prior art's version from ``generate_speed.json`` ("?"
+when the results file is missing).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.provenance import REPO  # noqa: E402
-from benchmarks.tables import fmt, markdown, md_header, md_row  # noqa: E402
-from chirpgen.config import TARGETS  # noqa: E402
-from chirpgen.plumbing import write_text_atomic  # noqa: E402
+from benchmarks.tables import PRIOR_ART_PEARSON_T_START, fmt, markdown, md_header, md_row  # noqa: E402
+from chirpgen.config import TARGETS, load_config  # noqa: E402
+from chirpgen.dataset import split_counts  # noqa: E402
+from chirpgen.plumbing import read_json, write_text_atomic  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 TEMPLATE = REPO / "benchmarks" / "README.in.md"
 OUT = REPO / "benchmarks" / "README.md"
+BENCH_DATA = REPO / "benchmarks" / "bench_data.json"
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+_COUNT_WORDS = ("one", "two", "three")
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -90,7 +99,8 @@ def generate_speed(record: dict[str, Any]) -> list[str]:
         ratio = v["s_per_sample"] / r["chirpgen"]["s_per_sample"]
         lines.append(md_row([label, f"{v['samples_per_s_per_core']:.1f}", f"{v['bytes_per_sample'] / 1e3:.1f} KB",
                            f"{v['s_per_sample'] * 1e5 / 60:.1f} min", f"{ratio:.0f}x slower" if ratio > 1.5 else "1x"]))
-    lines += ["", *md_header(["command (2 workers)", "wall time", "samples/s", "peak memory (largest process)", "bytes per sample"])]
+    workers = ", ".join(sorted({str(m["workers"]) for m in r["make_full"]}))
+    lines += ["", *md_header([f"command ({workers} workers)", "wall time", "samples/s", "peak memory (largest process)", "bytes per sample"])]
     for m in r["make_full"]:
         lines.append(md_row([f"`{m['command']}`", f"{m['wall_s']:.1f} s", f"{m['samples_per_s']:.0f}",
                            f"{m['peak_rss_mb_largest_process']:.0f} MB", f"{m['bytes_per_sample'] / 1e3:.1f} KB"]))
@@ -111,7 +121,7 @@ def train_speed(records: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 def inference_speed(record: dict[str, Any]) -> list[str]:
     r = record["results"]
-    lines = md_header(["autocast", "images/s (batch 256)", "one image (ms)"])
+    lines = md_header(["autocast", f"images/s (batch {r['off']['batch']})", "one image (ms)"])
     for amp in ("off", "bf16"):
         lines.append(md_row([amp, f"{r[amp]['images_per_s']:.0f}", f"{r[amp]['single_image_ms']:.1f}"]))
     return lines + ["", f"`chirploc describe one.png --json` end to end in a fresh process: {r['describe_cli_s']:.2f} s."]
@@ -139,21 +149,73 @@ def sections() -> dict[str, list[str]]:
     return out
 
 
+def _span(lo_hi: list[float]) -> str:
+    return f"{lo_hi[0]:g}-{lo_hi[1]:g}"
+
+
+def values() -> dict[str, str]:
+    """The values of the ``{{name}}`` placeholders inside lines, each read from the file it comes from."""
+    bench = read_json(BENCH_DATA, fix="restore it from git or run benchmarks/bench_data.py --record")
+    config = load_config(bench["preset"])
+    sig = config.signal
+    counts = split_counts(bench["n"], config.splits)
+    out = {
+        "bench_preset": bench["preset"], "bench_seed": str(bench["seed"]), "bench_n": f"{bench['n']:,}",
+        **{f"bench_n_{split}": f"{n:,}" for split, n in counts.items()},
+        "record_s": f"{sig.record_s:g}", "sample_rate_hz": f"{sig.sample_rate_hz:g}",
+        "image_shape": " x ".join(str(n) for n in config.image_shape), "n_kinds": _COUNT_WORDS[len(sig.kinds) - 1],
+        "freq_hz": _span(sig.freq_hz), "t_start_s": _span(sig.t_start_s), "duration_s": _span(sig.duration_s),
+        "snr_db": f"{sig.snr_db[0]:+g} to {sig.snr_db[1]:+g}",
+        "prior_art_pearson_t_start": f"{PRIOR_ART_PEARSON_T_START:g}",
+    }
+    acc, gen = _load("accuracy.json"), _load("generate_speed.json")
+    floor = acc["grid_floor"] if acc else {}  # benchmarks/crb.py grid_floor of the data the tables come from
+    for name, key in (("floor_time_s", "time_s"), ("floor_freq_hz", "freq_hz"), ("column_s", "dt_s"), ("bin_hz", "df_hz")):
+        out[name] = f"{floor[key]:.3g}" if key in floor else "?"
+    out["prior_art_version"] = gen["results"]["prior_art"]["version"] if gen and "prior_art" in gen["results"] else "?"
+    import matplotlib  # the matplotlib contestant of bench_generate.py draws a default-sized figure
+
+    width_in, height_in = matplotlib.rcParamsDefault["figure.figsize"]
+    dpi = matplotlib.rcParamsDefault["figure.dpi"]
+    out["figure_px"] = f"{width_in * dpi:.0f} x {height_in * dpi:.0f}"
+    return out
+
+
+def fill(line: str, known: dict[str, str]) -> str:
+    """``line`` with each ``{{name}}`` replaced by ``known[name]``; an unknown name is a ValueError."""
+
+    def value(match: re.Match) -> str:
+        if match.group(1) not in known:
+            raise ValueError(f"{TEMPLATE.name}: placeholder {match.group(0)} has no value; known: {sorted(known)}")
+        return known[match.group(1)]
+
+    return PLACEHOLDER.sub(value, line)
+
+
 def render() -> str:
-    """The README: the template with each ``{{name}}`` line replaced by its section."""
-    parts = sections()
+    """The README: the template with each ``{{name}}`` line replaced by its section, and each
+    ``{{name}}`` inside a line by its value."""
+    parts, known = sections(), values()
     lines = []
     for line in TEMPLATE.read_text().splitlines():
         key = line.strip()[2:-2] if line.strip().startswith("{{") and line.strip().endswith("}}") else None
-        lines.extend(parts[key] if key in parts else [line])
+        lines.extend(parts[key] if key in parts else [fill(line, known)])
     header = "<!-- Generated by benchmarks/readme.py from benchmarks/README.in.md and benchmarks/results/; edit those. -->"
     return header + "\n" + "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    write_text_atomic(OUT, render())
-    print(f"wrote {OUT}")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="where to write the README")
+    args = parser.parse_args(argv)
+    try:
+        text = render()
+    except ValueError as exc:
+        parser.exit(1, f"error: {exc}\n")
+    write_text_atomic(args.out, text)
+    print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

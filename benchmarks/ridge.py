@@ -7,11 +7,12 @@ Notes:
     c_m = max_k Q[k, m] is thresholded at median(c) + 4 * 1.4826 * MAD(c) (the chirp covers a
     minority of columns) and the run with the largest excess is the support. Per column the peak
     bin is refined by parabolic interpolation of log P (exact for a Gaussian main lobe):
-    delta = (l - r) / (2 (l - 2 c + r)). Each kind's law is fitted to the peaks by robust least
-    squares (``benchmarks/curve_fit.py``) at the window-weighted centroid time of each column. The
-    onset t0 and end t1 are refined below one column by fitting the profile of the column energy
-    sum_k (P - 1) around the curve (relative to its plateau) with the fraction of sum w^2 inside
-    [t0, t1]. The kind is the one with the smallest robust residual.
+    delta = (l - r) / (2 (l - 2 c + r)). Each kind's law is fitted to the peaks, in Hz, by robust
+    least squares (``benchmarks/curve_fit.py``) at the window-weighted centroid time of each
+    column; the peaks are then searched again around the fitted curve. The onset t0 and end t1 are
+    refined below one column by fitting the profile of the column energy sum_k (P - 1) around the
+    curve (relative to its plateau) with the fraction of sum w^2 inside [t0, t1]. The kind is the
+    one with the smallest robust residual.
 """
 
 from __future__ import annotations
@@ -94,6 +95,14 @@ class ImageGrid:
         steepest = min(int(np.ceil(max_rate)), _MAX_SLOPE_BINS)
         self.slopes = np.arange(-steepest, steepest + 1)
 
+    def row_hz(self, row: np.ndarray) -> np.ndarray:
+        """Frequency (Hz) of a sub-row position in the searched band (row 0 = rfft bin ``rows[0]``)."""
+        return (row + self.rows[0]) * self.bin_hz
+
+    def hz_row(self, f_hz: np.ndarray) -> np.ndarray:
+        """Sub-row position in the searched band of a frequency (Hz): the inverse of :meth:`row_hz`."""
+        return f_hz / self.bin_hz - self.rows[0]
+
     def coverage(self, t0_s: float | np.ndarray, t1_s: float | np.ndarray,
                  energy: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per column (G, W): fraction of the window sum (of w^2 if ``energy``) inside [t0, t1], and
@@ -165,8 +174,8 @@ def _band_energy(grid: ImageGrid, p: np.ndarray, cols: np.ndarray, kind: str, fi
     t = grid.times_s[cols]
     ends = np.stack([curve_hz(kind, np.clip((t + d - t0) / dur, 0.0, 1.0), fit.f_start_hz, fit.f_end_hz)
                      for d in (-half, 0.0, half)])
-    lo = np.min(ends, axis=0) / grid.bin_hz - grid.rows[0] - _ENERGY_MARGIN_BINS
-    hi = np.max(ends, axis=0) / grid.bin_hz - grid.rows[0] + _ENERGY_MARGIN_BINS
+    lo = grid.hz_row(np.min(ends, axis=0)) - _ENERGY_MARGIN_BINS
+    hi = grid.hz_row(np.max(ends, axis=0)) + _ENERGY_MARGIN_BINS
     k = np.arange(p.shape[0])[:, None]
     band = (k >= np.floor(lo)) & (k <= np.ceil(hi))
     return np.sum(np.where(band, p[:, cols] - 1.0, 0.0), axis=0)
@@ -191,12 +200,13 @@ def _refine_edge(grid: ImageGrid, amp: np.ndarray, cols: np.ndarray, t_other_s: 
     return float(0.5 * (candidates[lo] + candidates[hi]))
 
 
-def _fit_kinds(grid: ImageGrid, cols: np.ndarray, points: np.ndarray, t0: float, t1: float) -> dict[str, KindFit]:
-    """Every kind's law fitted to ``points`` at the coverage centroids of columns ``cols``."""
+def _fit_kinds(grid: ImageGrid, cols: np.ndarray, peaks_hz: np.ndarray, t0: float,
+               t1: float) -> dict[str, KindFit]:
+    """Every kind's law fitted to the peaks ``peaks_hz`` of columns ``cols`` at their coverage centroids."""
     frac, centre_s = grid.coverage(t0, t1)
     dur = max(t1 - t0, _MIN_FIT_DURATION_S)
     u = (centre_s[0, cols] - t0) / dur
-    return {k: fit_curve(k, u, points, np.maximum(frac[0, cols], _MIN_POINT_WEIGHT)) for k in KIND_NAMES}
+    return {k: fit_curve(k, u, peaks_hz, np.maximum(frac[0, cols], _MIN_POINT_WEIGHT)) for k in KIND_NAMES}
 
 
 def _best_kind(fits: dict[str, KindFit]) -> str:
@@ -204,10 +214,10 @@ def _best_kind(fits: dict[str, KindFit]) -> str:
 
 
 def _track(grid: ImageGrid, power: np.ndarray, support: tuple[int, int], cols: np.ndarray,
-           rows: np.ndarray, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """One tracking round: fit the peak ``rows`` of ``cols``, search the peaks again around the best
+           peaks_hz: np.ndarray, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One tracking round: fit the peaks ``peaks_hz`` of ``cols``, search the peaks again around the best
     curve one column past the ``support``, refine the edges and keep the well-covered columns."""
-    fits = _fit_kinds(grid, cols, rows, t0, t1)
+    fits = _fit_kinds(grid, cols, peaks_hz, t0, t1)
     kind = _best_kind(fits)
     fit = fits[kind]
     a, b = support
@@ -215,11 +225,8 @@ def _track(grid: ImageGrid, power: np.ndarray, support: tuple[int, int], cols: n
     _, centre_s = grid.coverage(t0, t1)
     dur = max(t1 - t0, _MIN_FIT_DURATION_S)
     u = np.clip((centre_s[0, cols] - t0) / dur, -_TRACK_U_MARGIN, 1 + _TRACK_U_MARGIN)
-    # NOTE: the fit above is in row units (peaks relative to grid.rows[0]) but is read as Hz here and
-    # in _band_energy; for the default frame (1 Hz bins, rows[0] = 1) that centres the search one
-    # bin low, well inside its +-3 bins. Kept as is so that the committed results do not move.
-    curve_rows = curve_hz(kind, u, fit.f_start_hz, fit.f_end_hz) / grid.bin_hz - grid.rows[0]
-    tracked = _peak_rows(power[:, cols], curve_rows, _TRACK_HALF_WIDTH_BINS)
+    curve_rows = grid.hz_row(curve_hz(kind, u, fit.f_start_hz, fit.f_end_hz))
+    tracked_hz = grid.row_hz(_peak_rows(power[:, cols], curve_rows, _TRACK_HALF_WIDTH_BINS))
     energy = _band_energy(grid, power, cols, kind, fit, t0, dur)
     inner = energy[1:-1] if len(energy) > 2 else energy
     amp = np.clip(energy / max(np.median(inner), _MIN_PLATEAU), 0.0, _MAX_RELATIVE_ENERGY)
@@ -231,7 +238,7 @@ def _track(grid: ImageGrid, power: np.ndarray, support: tuple[int, int], cols: n
     keep = frac[0, cols] > _MIN_COVERAGE
     if keep.sum() < _MIN_POINTS:
         keep = np.argsort(frac[0, cols])[-_MIN_POINTS:]
-    return cols[keep], tracked[keep], t0, t1
+    return cols[keep], tracked_hz[keep], t0, t1
 
 
 def ridge_core(image: np.ndarray, grid: ImageGrid) -> RidgeResult:
@@ -243,10 +250,10 @@ def ridge_core(image: np.ndarray, grid: ImageGrid) -> RidgeResult:
     t1 = grid.times_s[b] + 0.5 * grid.column_s
     cols = np.arange(a, b + 1)
     centre = np.argmax(q[:, cols], axis=0).astype(np.float64)
-    rows = _peak_rows(power[:, cols], centre, _PEAK_HALF_WIDTH_BINS)
+    peaks_hz = grid.row_hz(_peak_rows(power[:, cols], centre, _PEAK_HALF_WIDTH_BINS))
     for _ in range(_TRACK_ROUNDS):
-        cols, rows, t0, t1 = _track(grid, power, (a, b), cols, rows, t0, t1)
-    fits = _fit_kinds(grid, cols, (rows + grid.rows[0]) * grid.bin_hz, t0, t1)
+        cols, peaks_hz, t0, t1 = _track(grid, power, (a, b), cols, peaks_hz, t0, t1)
+    fits = _fit_kinds(grid, cols, peaks_hz, t0, t1)
     kind = _best_kind(fits)
     sig = grid.config.signal
     lo, hi = _LOW_HZ_FACTOR * sig.freq_hz[0], sig.freq_hz[1] + _HIGH_HZ_MARGIN_BINS * grid.bin_hz
