@@ -123,6 +123,9 @@ def run_estimators(config: GenConfig, seed: int, split: str, batch: dict[str, np
         out = predictor.predict(images)
         timings["model_s"] = time.perf_counter() - t
         preds["model"] = {k: np.asarray(out[k]) for k in OUTPUT_KEYS}
+        extras = {k: np.asarray(out[k]) for k in ("p_chirp", "confidence") if k in out}
+        if extras:  # a dense-head model: its presence and fit confidence go into the .npz
+            preds["model_extras"] = extras
     return preds, timings
 
 
@@ -152,6 +155,8 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
     widths = bin_widths(config)
     estimators = {}
     for name, pred in preds.items():
+        if name == "model_extras":
+            continue
         stats = evaluate_predictions(pred, truth, batch["snr_db"], edges, widths)
         add_bound_ratios(stats, masks, crb_std)
         estimators[name] = stats

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_train_speed.py --config configs/default.yaml --steps 40 --device cpu \
         --out benchmarks/results/train_speed_cpu.json
 
-Random uint8 images of the default frame's geometry go through the full training step (forward,
+Real samples of the default frame (chirpgen.make_sample) go through the full training step (forward,
 loss, backward, AdamW) of the recipe's model; the first ``--warmup`` steps are not timed. The two
 settings alternate in one process so machine load affects both alike.
 """
@@ -22,24 +22,23 @@ from benchmarks.provenance import provenance  # noqa: E402
 from chirpgen.config import KIND_NAMES, load_config  # noqa: E402
 from chirpgen.plumbing import write_json_atomic  # noqa: E402
 from chirploc.config import load_train_config  # noqa: E402
+from chirploc.data import sample_batch  # noqa: E402
 from chirploc.model import build_model, prepare_images  # noqa: E402
 from chirploc.runtime import autocast, resolve_amp, resolve_device  # noqa: E402
-from chirploc.train import compute_loss, make_optimizer  # noqa: E402
+from chirploc.train import make_optimizer  # noqa: E402
 
 
-def _steps(model, optimizer, config, device, amp_dtype, images, steps: int) -> float:
-    """Seconds for ``steps`` training steps."""
-    g = torch.Generator().manual_seed(0)
-    target = torch.rand(len(images), 4, generator=g) * 2 - 1
-    kind = torch.randint(0, len(KIND_NAMES), (len(images),), generator=g)
+def _steps(model, optimizer, config, device, amp_dtype, batch, steps: int) -> float:
+    """Seconds for ``steps`` training steps on ``batch``."""
+    batch = {k: v.to(device) for k, v in batch.items()}
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(steps):
-        x = prepare_images(images.to(device))  # (B, 1, H, W)
+        x = prepare_images(batch["image"])  # (B, 1, H, W)
         with autocast(device, amp_dtype):
-            reg, logits = model(x)  # (B, 4), (B, K)
-        loss = compute_loss(reg, logits, target.to(device), kind.to(device), config.kind_loss_weight)
+            out = model(x)
+        loss = model.loss(out, batch, config.kind_loss_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -72,18 +71,18 @@ def main(
     frame = load_config("default")
     dev = resolve_device(device)
     amp_on = resolve_amp("bf16" if dev.type == "cpu" else "fp16", dev)
-    model, _, _ = build_model(config.model, frame.image_shape, len(KIND_NAMES), seed=0)
+    model, _, _ = build_model(config.model, frame, len(KIND_NAMES), seed=0)
     model.to(dev).train()
     optimizer = make_optimizer(model, config)
-    images = torch.randint(0, 256, (config.batch_size, *frame.image_shape), dtype=torch.uint8)
+    batch = sample_batch(frame, config.batch_size, dense=getattr(model.head, "grid", None))
     settings = {"off": None, str(amp_on).replace("torch.", ""): amp_on}
     times = {name: 0.0 for name in settings}
     for dtype in settings.values():
-        _steps(model, optimizer, config, dev, dtype, images, warmup)
+        _steps(model, optimizer, config, dev, dtype, batch, warmup)
     chunk = max(1, steps // 4)
     for _ in range(0, steps, chunk):  # alternate so load changes hit both settings
         for name, dtype in settings.items():
-            times[name] += _steps(model, optimizer, config, dev, dtype, images, chunk)
+            times[name] += _steps(model, optimizer, config, dev, dtype, batch, chunk)
     n_steps = len(range(0, steps, chunk)) * chunk
     results = {
         name: {"images_per_s": n_steps * config.batch_size / t, "seconds": t, "steps": n_steps}

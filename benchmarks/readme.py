@@ -4,7 +4,8 @@
 
 Reads ``benchmarks/README.in.md`` and replaces each line ``{{name}}`` with a table generated from
 ``benchmarks/results/``: ``accuracy`` (the full accuracy tables), ``headline`` (model vs baselines vs
-bound per kind), ``generate_speed``, ``train_speed`` and ``inference_speed``. A missing results
+bound per kind), ``detection`` (presence against SNR), ``ablation`` (heads and adaptation at one budget), ``generate_speed``, ``train_speed`` and
+``inference_speed``. A missing results
 file becomes a line saying which command writes it. A ``{{name}}`` inside a line is a value (see
 :func:`values`): the benchmark data set's frame from ``benchmarks/bench_data.json`` and its preset,
 the image grid from ``accuracy.json``, the prior art's version from ``generate_speed.json`` ("?"
@@ -127,6 +128,28 @@ def inference_speed(record: dict[str, Any]) -> list[str]:
     return lines + ["", f"`chirploc describe one.png --json` end to end in a fresh process: {r['describe_cli_s']:.2f} s."]
 
 
+def detection(record: dict[str, Any]) -> list[str]:
+    """Presence against SNR: chirps found per SNR bin, and noise-only images flagged as chirp."""
+    lines = md_header(["images", "n", f"share with p_chirp >= {record['threshold']:g}"])
+    lines.append(md_row(["noise only (flagged as chirp)", str(record["noise"]["n"]), f"{record['noise']['rate']:.4f}"]))
+    lines.append(md_row(["all chirps (found)", str(record["chirps"]["n"]), f"{record['chirps']['rate']:.4f}"]))
+    for label, g in record["per_snr"].items():
+        lines.append(md_row([f"chirps at {label} (found)", str(g["n"]), f"{g['rate']:.4f}"]))
+    return lines
+
+
+def ablation(record: dict[str, Any]) -> list[str]:
+    """One row per variant: what trains, its speed and cost, and its accuracy at the same budget."""
+    lines = md_header(["variant", "trainable parameters", "images/s", "minutes",
+                       *[f"median {t}" for t in TARGETS], "kind accuracy"])
+    for r in record["rows"]:
+        lines.append(md_row([r["variant"], f"{r['trainable_params']:,}", f"{r['images_per_s']:.0f}", f"{r['minutes']:.1f}",
+                             *[fmt(r["median"][t]) for t in TARGETS], fmt(r["kind_accuracy"])]))
+    rows = record["rows"]
+    return lines + ["", f"Each variant trained on {rows[0]['images']:,} images and was scored on the first "
+                    f"{record['n_test']:,} records of the benchmark test split."]
+
+
 def sections() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     acc = _load("accuracy.json")
@@ -143,6 +166,12 @@ def sections() -> dict[str, list[str]]:
     trains = [(f.name, json.loads(f.read_text())) for f in sorted(RESULTS.glob("train_speed_*.json"))]
     out["train_speed"] = [*(_source(rec, name) for name, rec in trains), "", *train_speed(trains)] if trains else [
         missing.format("python benchmarks/bench_train_speed.py")]
+    abl = _load("ablation.json")
+    out["ablation"] = [_source(abl, "ablation.json"), "", *ablation(abl)] if abl else [
+        missing.format("python benchmarks/ablation.py --backbone runs/reference-cpu_dense-pre")]
+    det = _load("detection.json")
+    out["detection"] = [_source(det, "detection.json"), "", *detection(det)] if det else [
+        missing.format("python benchmarks/detection.py")]
     inf = _load("inference_speed_cpu.json")
     out["inference_speed"] = [_source(inf, "inference_speed_cpu.json"), "", *inference_speed(inf)] if inf else [
         missing.format("python benchmarks/bench_inference.py")]

@@ -24,6 +24,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_data import DEFAULT_OUT, ensure_bench_data  # noqa: E402
+from benchmarks.bench_data import SEED as BENCH_SEED  # noqa: E402
+from benchmarks.bench_data import SHARD_SIZE as BENCH_SHARD_SIZE  # noqa: E402
+from benchmarks.bench_data import N as BENCH_N  # noqa: E402
 from benchmarks.provenance import REPO, provenance  # noqa: E402
 from chirpgen.config import GenConfig  # noqa: E402
 from chirpgen.dataset import manifest_config, read_manifest  # noqa: E402
@@ -36,6 +39,30 @@ CHECKPOINT_FILES = ("head.safetensors", "adapter.safetensors", "adapter_config.j
 
 
 PRETRAIN_DATA = {"n": 24_000, "seed": 7, "overrides": ["signal.snr_db=[0, 20]"]}
+
+
+@dataclass(frozen=True)
+class DataPlan:
+    """The data of a reference recipe, from ``<recipe>.data.yaml`` next to it (else the defaults).
+
+    ``pretrain``: n, seed and config overrides of the pretraining set (default frame).
+    ``train_overrides``: overrides applied to the benchmark data set (same preset, seed, n and
+    shards) for the adaptation stage, e.g. ``signal.p_no_chirp=0.05`` so that the presence output
+    keeps seeing noise-only records; none means the benchmark data set itself.
+    """
+
+    pretrain: dict[str, Any]
+    train_overrides: tuple[str, ...] = ()
+
+
+def data_plan(recipe: Path) -> DataPlan:
+    import yaml
+
+    side = recipe.with_name(recipe.stem + ".data.yaml")
+    if not side.is_file():
+        return DataPlan(PRETRAIN_DATA)
+    d = yaml.safe_load(side.read_text()) or {}
+    return DataPlan({**PRETRAIN_DATA, **d.get("pretrain", {})}, tuple(d.get("train_overrides", ())))
 
 
 def run(tool: str, *args: str) -> None:
@@ -105,6 +132,17 @@ def read_card_inputs(dest: Path, recipe: Path, eval_json: Path, data: Path, pret
     )
 
 
+def _no_chirp_share(manifest: dict[str, Any]) -> str:
+    p = manifest_config(manifest).signal.p_no_chirp
+    return f", {p:.0%} of records without a chirp" if p else ""
+
+
+def _head_words(model: dict[str, Any]) -> str:
+    if model.get("head") == "dense":
+        return "a dense head (per-column frequency, presence and edge maps, turned into labels by a physical fit)"
+    return "a head over all tokens"
+
+
 def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
     """The packaged model's README.md: frame, recipe and test table, every number from ``card``."""
     from chirploc.metrics import format_table
@@ -134,13 +172,13 @@ def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
         "## Recipe",
         "",
         f"- Backbone: timm `{model['arch']}` with {json.dumps(model['model_kwargs'])}, `in_chans=1`, "
-        f"pretrained in full by `chirploc pretrain` on a high-SNR set (SNR {pre_snr_db[0]:g} to "
-        f"{pre_snr_db[1]:g} dB, seed {pre['seed']}) of {pre['n']:,} samples ({pre['split_counts']['train']:,} "
-        f"train), {card.minutes['pretrain']:.1f} min of epochs.",
+        f"pretrained in full by `chirploc pretrain` on a chirpgen set (SNR {pre_snr_db[0]:g} to "
+        f"{pre_snr_db[1]:g} dB, seed {pre['seed']}{_no_chirp_share(pre)}) of {pre['n']:,} samples "
+        f"({pre['split_counts']['train']:,} train), {card.minutes['pretrain']:.1f} min of epochs.",
         f"- Adaptation: LoRA r={model['lora_r']}, alpha={model['lora_alpha']:g} on attention qkv/proj"
-        f"{' and the MLP' if model['lora_mlp'] else ''}; head over all tokens trained in full; "
+        f"{' and the MLP' if model['lora_mlp'] else ''}; {_head_words(model)} trained in full; "
         f"on the benchmark train split ({card.train_manifest['split_counts']['train']:,} samples, "
-        f"`benchmarks/bench_data.py`), {card.minutes['train']:.1f} min of epochs. "
+        f"`benchmarks/bench_data.py`{_no_chirp_share(card.train_manifest)}), {card.minutes['train']:.1f} min of epochs. "
         f"Best epoch {card.best_epoch} by val loss.",
         f"- Files: {card.size_bytes / 2**20:.1f} MB (safetensors and JSON; nothing is unpickled when loading).",
         "",
@@ -163,31 +201,37 @@ def main() -> None:
     parser.add_argument("--recipe", type=Path, default=REPO / "benchmarks" / "reference" / "cpu.yaml")
     parser.add_argument("--data", type=Path, default=DEFAULT_OUT, help="benchmark data set directory")
     parser.add_argument("--runs", type=Path, default=REPO / "runs", help="where the runs go")
-    parser.add_argument("--pretrain-n", type=int, default=PRETRAIN_DATA["n"], help="samples in the pretraining set")
+    parser.add_argument("--pretrain-n", type=int, default=0, help="samples in the pretraining set (0: the recipe's)")
     parser.add_argument("--no-package", action="store_true", help="train and evaluate only")
     args = parser.parse_args()
     recipe = args.recipe.resolve()
     name = recipe.stem
     pre, lora = args.runs / f"reference-{name}-pre", args.runs / f"reference-{name}"
     ensure_bench_data(args.data)
-    pd = {**PRETRAIN_DATA, "n": args.pretrain_n}
-    pre_data = args.data.with_name(f"pretrain-hi-{pd['n']}")
+    plan = data_plan(recipe)
+    pd = {**plan.pretrain, **({"n": args.pretrain_n} if args.pretrain_n else {})}
+    pre_data = args.data.with_name(f"pretrain-{name}-{pd['n']}")
     run("chirpgen", "make", "--n", str(pd["n"]), "--out", str(pre_data), "--seed", str(pd["seed"]),
         *[a for o in pd["overrides"] for a in ("--set", o)], "--quiet")
+    train_data = args.data
+    if plan.train_overrides:  # the benchmark data set with the plan's overrides
+        train_data = args.data.with_name(f"bench-{name}")
+        run("chirpgen", "make", "--n", str(BENCH_N), "--out", str(train_data), "--seed", str(BENCH_SEED),
+            "--shard-size", str(BENCH_SHARD_SIZE), *[a for o in plan.train_overrides for a in ("--set", o)], "--quiet")
     if not (pre / "backbone.safetensors").exists():
         run("chirploc", "pretrain", "--data", str(pre_data), "--out", str(pre), "--config", str(recipe), "--no-progress")
     if not (lora / "best" / "head.safetensors").exists() or not (lora / "eval" / "eval-test.json").exists():
         if (lora / "last").exists():
-            run("chirploc", "train", "--data", str(args.data), "--out", str(lora), "--resume", "--no-progress")
+            run("chirploc", "train", "--data", str(train_data), "--out", str(lora), "--resume", "--no-progress")
         else:
-            run("chirploc", "train", "--data", str(args.data), "--out", str(lora), "--config", str(recipe),
+            run("chirploc", "train", "--data", str(train_data), "--out", str(lora), "--config", str(recipe),
                 "--backbone", str(pre), "--no-progress")
         run("chirploc", "evaluate", str(lora), "--data", str(args.data), "--split", "test")
     if args.no_package:
         return
     size = package(lora, PACKAGE_DIR)
     minutes = {"pretrain": training_minutes(pre), "train": training_minutes(lora)}
-    inputs = read_card_inputs(PACKAGE_DIR, recipe, lora / "eval" / "eval-test.json", args.data, pre_data,
+    inputs = read_card_inputs(PACKAGE_DIR, recipe, lora / "eval" / "eval-test.json", train_data, pre_data,
                               minutes, size)
     card = model_card(inputs, provenance())
     write_text_atomic(PACKAGE_DIR / "README.md", card)

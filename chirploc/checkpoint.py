@@ -21,6 +21,7 @@ always whole.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -205,7 +206,8 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
         spec = BackboneSpec.from_dict(_read_json(run_dir / BACKBONE_META), str(run_dir / BACKBONE_META))
         with torch.random.fork_rng(devices=[]):
             backbone = create_backbone(spec)
-            head = make_head(backbone, spec.global_pool, len(KIND_NAMES), config.model.head_hidden)
+            model_cfg = dataclasses.replace(config.model, global_pool=spec.global_pool)
+            head = make_head(backbone, model_cfg, frame, len(KIND_NAMES))
             if adapt == "lora":
                 load_state(backbone, run_dir / "base.safetensors", "base", "train again")
                 backbone = apply_lora(backbone, read_adapter_config(run_dir / which))

@@ -21,6 +21,7 @@ ADAPT_MODES: tuple[str, ...] = ("lora", "full")
 AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "off")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 POOLS: tuple[str, ...] = ("token", "avg", "flatten")
+HEADS: tuple[str, ...] = ("regression", "dense")
 
 
 def _coerce_numbers(obj: Any, names: tuple[str, ...], prefix: str = "") -> None:
@@ -65,9 +66,33 @@ class ModelConfig:
     )
     head_hidden: int = field(default=256, metadata={"help": "hidden width of the head MLP (0: linear head)"})
     drop_path_rate: float = field(default=0.0, metadata={"help": "stochastic depth rate of the backbone"})
+    head: str = field(
+        default="regression",
+        metadata={
+            "help": "'regression' (4 numbers and kind logits from all tokens) or 'dense' (per-column maps "
+            "and a physical fit; needs full-frequency strip tokens, patch_size [H, w], and global_pool flatten)"
+        },
+    )
+    freq_step_hz: float = field(default=0.5, metadata={"help": "dense: width of the frequency bins, Hz"})
+    freq_sigma_hz: float = field(default=0.75, metadata={"help": "dense: width of the Gaussian frequency target, Hz"})
+    time_subbins: int = field(default=4, metadata={"help": "dense: onset/offset bins per image column"})
+    time_sigma_bins: float = field(default=1.0, metadata={"help": "dense: width of the Gaussian edge target, bins"})
 
     def __post_init__(self) -> None:
-        _coerce_numbers(self, ("lora_alpha", "lora_dropout", "drop_path_rate"), prefix="model.")
+        _coerce_numbers(
+            self,
+            ("lora_alpha", "lora_dropout", "drop_path_rate", "freq_step_hz", "freq_sigma_hz", "time_sigma_bins"),
+            prefix="model.",
+        )
+        if self.head not in HEADS:
+            raise ValueError(f"model.head={self.head!r} must be one of {list(HEADS)}")
+        if self.head == "dense" and self.global_pool != "flatten":
+            raise ValueError(f"model.head=dense needs model.global_pool=flatten (got {self.global_pool!r})")
+        if min(self.freq_step_hz, self.freq_sigma_hz, self.time_sigma_bins) <= 0 or int(self.time_subbins) < 1:
+            raise ValueError(
+                f"model.freq_step_hz={self.freq_step_hz!r}, freq_sigma_hz={self.freq_sigma_hz!r} and "
+                f"time_sigma_bins={self.time_sigma_bins!r} must be > 0 and time_subbins={self.time_subbins!r} >= 1"
+            )
         if self.adapt not in ADAPT_MODES:
             raise ValueError(f"model.adapt={self.adapt!r} must be one of {list(ADAPT_MODES)}")
         if self.global_pool not in POOLS:
@@ -105,6 +130,9 @@ class TrainConfig:
     batch_size: int = field(default=64, metadata={"help": "images per step"})
     max_train_samples: int = field(default=0, metadata={"help": "use the first N train samples (0: all)"})
     max_val_samples: int = field(default=0, metadata={"help": "use the first N val samples (0: all)"})
+    epoch_samples: int = field(
+        default=0, metadata={"help": "train samples per epoch, drawn afresh each epoch (0: the whole split)"}
+    )
     num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
     num_threads: int = field(
         default=0, metadata={"help": "torch CPU threads while training (0: torch's default)"}
@@ -112,6 +140,7 @@ class TrainConfig:
     # optimisation
     epochs: int = field(default=30, metadata={"help": "maximum number of epochs"})
     lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate of trained parameters"})
+    warmup_steps: int = field(default=0, metadata={"help": "steps of linear lr warmup at the start"})
     weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (not on biases/norms)"})
     grad_clip: float = field(default=1.0, metadata={"help": "max gradient norm (0: no clipping)"})
     kind_loss_weight: float = field(default=0.5, metadata={"help": "weight of the kind cross-entropy"})
@@ -150,7 +179,10 @@ class TrainConfig:
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
-        for name in ("max_train_samples", "max_val_samples", "num_workers", "num_threads", "seed"):
+        for name in (
+            "max_train_samples", "max_val_samples", "epoch_samples", "warmup_steps", "num_workers", "num_threads",
+            "seed",
+        ):
             value = getattr(self, name)
             if int(value) != value or value < 0:
                 raise ValueError(f"{name}={value!r} must be an integer >= 0")

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig
 from chirpgen.dataset import DatasetError, iter_shards, manifest_config, read_manifest
+from chirploc.dense import DenseGrid, column_frequencies
 
 
 @dataclass(frozen=True)
@@ -77,17 +78,25 @@ class ChirpShards(Dataset):
     """One split of a chirpgen data set: images read lazily, labels held in memory.
 
     HDF5 files are opened on first access in each process (DataLoader workers each open their own).
-    An item is ``{"image": uint8 (H, W), "target": float32 (4,), "kind": int64 ()}``.
+    An item is ``{"image": uint8 (H, W), "target": float32 (4,), "kind": int64 ()}``, and with a
+    ``dense`` grid also ``t_start_s``, ``t_end_s`` (float32, NaN without a chirp), ``has_chirp`` and
+    ``column_freq_hz`` (float32 (W,), the chirp's f at each column centre it covers, else NaN).
 
     Args:
         root: the data set directory (with manifest.json).
         split: 'train', 'val' or 'test'.
         normalisation: target scaling; from the data set's frame when None.
         limit: use only the first ``limit`` samples (0: all).
+        dense: the dense head's grid; records without a chirp are only usable with one.
     """
 
     def __init__(
-        self, root: str | Path, split: str, normalisation: TargetNormalisation | None = None, limit: int = 0
+        self,
+        root: str | Path,
+        split: str,
+        normalisation: TargetNormalisation | None = None,
+        limit: int = 0,
+        dense: DenseGrid | None = None,
     ) -> None:
         self.root = Path(root)
         self.frame = dataset_frame(root)
@@ -119,7 +128,8 @@ class ChirpShards(Dataset):
             self.labels = {k: v[:limit] for k, v in self.labels.items()}
         if len(self.rows) == 0:
             raise DatasetError(f"split {split!r} of {str(root)!r} holds no samples")
-        if np.any(self.labels["kind"] == NO_CHIRP_KIND):
+        self.dense = dense
+        if dense is None and np.any(self.labels["kind"] == NO_CHIRP_KIND):
             raise DatasetError(
                 f"split {split!r} of {str(root)!r} holds records without a chirp (kind {NO_CHIRP_KIND}), which "
                 "the regression head cannot learn from; make the data set with signal.p_no_chirp=0"
@@ -143,13 +153,51 @@ class ChirpShards(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         shard, row = self.rows[i]
         image = self._file(int(shard))["image"][int(row)]  # (H, W) uint8
-        return {
+        item = {
             "image": torch.from_numpy(image),
             "target": torch.from_numpy(self.targets[i]),
             "kind": torch.tensor(self.kinds[i]),
         }
+        if self.dense is not None:
+            item.update(dense_item(self.dense, {k: v[i] for k, v in self.labels.items()}))
+        return item
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_files"], state["_pid"] = {}, -1
         return state
+
+
+def dense_item(grid: DenseGrid, labels: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The dense head's training targets of one record from its stored labels."""
+    t0, dur = float(labels["t_start_s"]), float(labels["duration_s"])
+    cols = column_frequencies(
+        grid, int(labels["kind"]), t0, dur, float(labels["f_start_hz"]), float(labels["f_end_hz"])
+    )
+    return {
+        "t_start_s": torch.tensor(t0, dtype=torch.float32),
+        "t_end_s": torch.tensor(t0 + dur, dtype=torch.float32),
+        "has_chirp": torch.tensor(int(labels["kind"]) != NO_CHIRP_KIND),
+        "column_freq_hz": torch.from_numpy(cols.astype(np.float32)),
+    }
+
+
+def sample_batch(
+    frame: GenConfig, n: int, seed: int = 0, dense: DenseGrid | None = None
+) -> dict[str, torch.Tensor]:
+    """A collated batch of ``n`` fresh samples of ``frame`` (chirpgen.make_sample, train split), as
+    ChirpShards would give it: for speed measurements and tests without a data set on disk."""
+    from chirpgen.sample import make_sample
+
+    normalisation = TargetNormalisation.from_frame(frame)
+    items = []
+    for i in range(n):
+        s = make_sample(frame, seed, "train", i)
+        labels = {k: getattr(s.params, k) for k in (*TARGETS, "kind")}
+        target = normalisation.encode(np.array([[labels[k] for k in TARGETS]]))[0].astype(np.float32)
+        item = {"image": torch.from_numpy(s.image), "target": torch.from_numpy(target),
+                "kind": torch.tensor(int(labels["kind"]))}
+        if dense is not None:
+            item.update(dense_item(dense, labels))
+        items.append(item)
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}

@@ -115,8 +115,15 @@ def describe_images(
 ) -> list[dict[str, Any]]:
     """One record per prepared uint8 (H, W) image (see :func:`chirploc.text.result_record`)."""
     pred = predictor.predict(np.stack(images))  # (B,) per key
+    p_chirp = pred.get("p_chirp")
     return [
-        result_record(file, {k: pred[k][i] for k in TARGETS}, KIND_NAMES[int(pred["kind"][i])], notes[i])
+        result_record(
+            file,
+            {k: pred[k][i] for k in TARGETS},
+            KIND_NAMES[int(pred["kind"][i])],
+            notes[i],
+            None if p_chirp is None else float(p_chirp[i]),
+        )
         for i, file in enumerate(files)
     ]
 

@@ -9,12 +9,21 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from chirpgen.config import TARGETS
+from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig
 from chirpgen.dataset import DatasetError, read_split
 from chirpgen.plumbing import atomic_path, write_json_atomic
 from chirploc.data import dataset_frame
 from chirploc.inference import load_predictor
-from chirploc.metrics import bin_widths, evaluate_predictions, snr_edges, table_rows
+from chirploc.metrics import bin_widths, detection_stats, evaluate_predictions, snr_edges, table_rows
+
+
+def same_frame(a: GenConfig, b: GenConfig) -> bool:
+    """Whether two data sets share geometry, STFT and label ranges (their share of records without a
+    chirp, ``signal.p_no_chirp``, may differ)."""
+    da, db = a.to_dict(), b.to_dict()
+    for d in (da, db):
+        d["signal"].pop("p_no_chirp", None)
+    return da == db
 
 
 def evaluate_run(
@@ -42,15 +51,21 @@ def evaluate_run(
     """
     predictor = load_predictor(run_dir, device=device, which=which)
     frame = dataset_frame(data)
-    if frame.to_dict() != predictor.frame.to_dict():
+    if not same_frame(frame, predictor.frame):
         raise DatasetError(
             f"data set {str(data)!r} has frame {frame.name!r} {frame.image_shape} that differs from the model's "
             f"{predictor.frame.name!r} {predictor.frame.image_shape}; evaluate on data made with the run's frame.json"
         )
     arrays = read_split(data, split, n)
     pred = predictor.predict(arrays["image"])
-    true = {k: arrays[k] for k in (*TARGETS, "kind")}
-    result = evaluate_predictions(pred, true, arrays["snr_db"], snr_edges(frame.signal.snr_db), bin_widths(frame))
+    chirp = arrays["kind"] != NO_CHIRP_KIND  # errors are over records with a chirp
+    true = {k: arrays[k][chirp] for k in (*TARGETS, "kind")}
+    edges = snr_edges(frame.signal.snr_db)
+    result = evaluate_predictions(
+        {k: v[chirp] for k, v in pred.items()}, true, arrays["snr_db"][chirp], edges, bin_widths(frame)
+    )
+    if "p_chirp" in pred:
+        result["detection"] = detection_stats(pred["p_chirp"], chirp, arrays["snr_db"], edges)
     result["info"] = {
         "run_dir": str(run_dir),
         "data": str(data),

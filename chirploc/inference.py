@@ -47,7 +47,9 @@ class Predictor:
         Returns:
             ``t_start_s, f_start_hz, f_end_hz, duration_s`` as float64 (B,) in seconds and Hz (kept
             inside the frame's label ranges, so e.g. no frequency below the band), and
-            ``kind`` as int64 (B,) indices into ``KIND_NAMES``.
+            ``kind`` as int64 (B,) indices into ``KIND_NAMES``. A dense-head model also gives
+            ``p_chirp`` (probability that the image holds a chirp at all) and ``confidence`` (the
+            mean log-probability of the fitted curve), float64 (B,).
 
         Raises:
             ValueError: images of another shape or dtype than the frame's uint8 (H, W).
@@ -62,18 +64,14 @@ class Predictor:
                 f"images of shape {images.shape[1:] if images.ndim == 3 else images.shape} do not match the "
                 f"model's (H, W) = {tuple(self.frame.image_shape)}"
             )
-        regs, kinds = [], []
+        parts = []
         for start in range(0, len(images), self.batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(images[start : start + self.batch_size]))
-            reg, logits = self.model(prepare_images(batch.to(self.device)))  # (B, 4), (B, K)
-            regs.append(reg.float().cpu().numpy())
-            kinds.append(logits.argmax(1).cpu().numpy())
-        if not regs:
+            out = self.model(prepare_images(batch.to(self.device)))
+            parts.append(self.model.decode(out, self.normalisation))
+        if not parts:
             return {**{k: np.zeros(0) for k in TARGETS}, "kind": np.zeros(0, np.int64)}
-        physical = self.normalisation.decode(np.concatenate(regs), clip=True)  # (B, 4)
-        out = {k: physical[:, i].astype(np.float64) for i, k in enumerate(TARGETS)}
-        out["kind"] = np.concatenate(kinds).astype(np.int64)
-        return out
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def load_predictor(run_dir: str | Path | None, device: str = "cpu", which: str = "best") -> Predictor:

@@ -145,6 +145,31 @@ def evaluate_predictions(
     }
 
 
+def detection_stats(
+    p_chirp: np.ndarray, has_chirp: np.ndarray, snr_db: np.ndarray, snr_edges_db: Sequence[float], threshold: float = 0.5
+) -> dict[str, Any]:
+    """How often the presence probability flags noise-only images, and finds chirps per SNR bin.
+
+    Returns:
+        ``{"threshold", "noise": {"n", "rate"}, "chirps": {"n", "rate"}, "per_snr": {label: {"n", "rate"}}}``
+        where ``rate`` is the share with p_chirp >= threshold (flagged noise, found chirps); NaN when empty.
+    """
+    flagged = np.asarray(p_chirp) >= threshold
+    has_chirp = np.asarray(has_chirp, dtype=bool)
+
+    def rate(mask: np.ndarray) -> dict[str, Any]:
+        return {"n": int(mask.sum()), "rate": float(flagged[mask].mean()) if mask.any() else float("nan")}
+
+    snr = np.where(has_chirp, np.asarray(snr_db, dtype=np.float64), np.nan)
+    bins = group_masks(np.zeros(len(snr), int), np.nan_to_num(snr, nan=-np.inf), snr_edges_db)["per_snr"]
+    return {
+        "threshold": threshold,
+        "noise": rate(~has_chirp),
+        "chirps": rate(has_chirp),
+        "per_snr": {label: rate(m & has_chirp) for label, m in bins.items()},
+    }
+
+
 def table_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Flat rows (group, subgroup, target, stats) of a result, for CSV files and tables."""
     rows = []
@@ -197,4 +222,11 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(line(name, g))
     r = result["overall"]
     lines.append("Pearson r (overall): " + ", ".join(f"{k} {r[k]['pearson_r']:.4f}" for k in TARGETS))
+    det = result.get("detection")
+    if det is not None:
+        found = ", ".join(f"{label} {g['rate']:.3f}" for label, g in det["per_snr"].items())
+        lines.append(
+            f"Presence (p_chirp >= {det['threshold']:g}): noise-only images flagged {det['noise']['rate']:.3f} "
+            f"(n={det['noise']['n']}); chirps found {det['chirps']['rate']:.3f} ({found})"
+        )
     return "\n".join(lines)

@@ -7,13 +7,21 @@ Where backbone weights come from is chirploc.weights; the timm factory is chirpl
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from chirpgen.config import TARGETS
+from chirpgen.config import TARGETS, GenConfig
 from chirploc.config import ModelConfig
+from chirploc.data import TargetNormalisation
+from chirploc.dense import DenseGrid, DenseHead, dense_loss
+from chirploc.fit import FitPriors, fit_maps
+
+log = logging.getLogger(__name__)
 
 
 def lora_target_regex(lora_mlp: bool) -> str:
@@ -54,6 +62,35 @@ class ChirpHead(nn.Module):
         out = self.mlp(features)  # (B, 4 + K)
         return out[:, : self.n_targets], out[:, self.n_targets :]  # (B, 4), (B, K)
 
+    def loss(self, out: tuple[torch.Tensor, torch.Tensor], batch: dict[str, torch.Tensor], kind_weight: float) -> torch.Tensor:
+        """Smooth-L1 on normalised targets plus weighted kind cross-entropy."""
+        reg, logits = out
+        reg_loss = F.smooth_l1_loss(reg.float(), batch["target"], beta=0.05)  # (B, 4) vs (B, 4)
+        kind_loss = F.cross_entropy(logits.float(), batch["kind"])  # (B, K) vs (B,)
+        return reg_loss + kind_weight * kind_loss
+
+    def decode(self, out: tuple[torch.Tensor, torch.Tensor], normalisation: TargetNormalisation) -> dict[str, np.ndarray]:
+        """Physical labels (kept inside the frame's ranges) and kind indices of a batch."""
+        reg, logits = out
+        physical = normalisation.decode(reg.float().cpu().numpy(), clip=True)  # (B, 4)
+        pred = {k: physical[:, i].astype(np.float64) for i, k in enumerate(TARGETS)}
+        pred["kind"] = logits.argmax(1).cpu().numpy().astype(np.int64)
+        return pred
+
+
+class DenseChirpHead(DenseHead):
+    """The dense head with the fit (chirploc.fit) as its decoder."""
+
+    def __init__(self, in_features: int, grid: DenseGrid, columns_per_token: int, hidden: int, priors: FitPriors):
+        super().__init__(in_features, grid, columns_per_token, hidden)
+        self.priors = priors
+
+    def loss(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], kind_weight: float) -> torch.Tensor:
+        return dense_loss(out, batch, self.grid)
+
+    def decode(self, out: dict[str, torch.Tensor], normalisation: TargetNormalisation) -> dict[str, np.ndarray]:
+        return fit_maps({k: v.detach().float().cpu() for k, v in out.items()}, self.grid, self.priors)
+
 
 class ChirpLocModel(nn.Module):
     """Backbone (plain or LoRA-wrapped) plus head; ``forward`` takes (B, 1, H, W) floats.
@@ -67,17 +104,40 @@ class ChirpLocModel(nn.Module):
         self.backbone = backbone
         self.head = head
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> Any:
         features = self.backbone(x)  # (B, D) pooled, or (B, N, D) tokens
-        return self.head(features)  # (B, 4), (B, K)
+        return self.head(features)  # the head's outputs: (B, 4), (B, K) or the dense maps
+
+    def loss(self, out: Any, batch: dict[str, torch.Tensor], kind_weight: float) -> torch.Tensor:
+        return self.head.loss(out, batch, kind_weight)
+
+    def decode(self, out: Any, normalisation: TargetNormalisation) -> dict[str, np.ndarray]:
+        return self.head.decode(out, normalisation)
 
 
-def make_head(backbone: nn.Module, global_pool: str, n_kinds: int, hidden: int) -> ChirpHead:
-    """The head for ``backbone``'s output: pooled (B, D) or, for 'flatten', all (B, N, D) tokens."""
+def make_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig, n_kinds: int) -> nn.Module:
+    """The head ``cfg.head`` asks for, for ``backbone``'s output on images of ``frame``."""
+    if cfg.head == "dense":
+        return _dense_head(backbone, cfg, frame)
     n_tokens = 0
-    if global_pool == "flatten":
+    if cfg.global_pool == "flatten":
         n_tokens = backbone.patch_embed.num_patches + getattr(backbone, "num_prefix_tokens", 0)
-    return ChirpHead(backbone.num_features, n_kinds, hidden, n_tokens=n_tokens)
+    return ChirpHead(backbone.num_features, n_kinds, cfg.head_hidden, n_tokens=n_tokens)
+
+
+def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> DenseChirpHead:
+    from chirploc.backbone import BackboneError
+
+    base = getattr(backbone, "base_model", None)
+    patch = tuple((base.model if base is not None else backbone).patch_embed.patch_size)
+    height, width = frame.image_shape
+    if patch[0] != height or width % patch[1]:
+        raise BackboneError(
+            f"model.head=dense needs full-frequency strip tokens: patch_size [{height}, w] with w dividing "
+            f"{width}, got {list(patch)}; set model.model_kwargs.patch_size=[{height}, 2]"
+        )
+    grid = DenseGrid.from_frame(frame, cfg.freq_step_hz, int(cfg.time_subbins), cfg.freq_sigma_hz, cfg.time_sigma_bins)
+    return DenseChirpHead(backbone.num_features, grid, patch[1], cfg.head_hidden, FitPriors.from_frame(frame))
 
 
 def lora_config(cfg: ModelConfig) -> Any:
@@ -101,7 +161,7 @@ def apply_lora(backbone: nn.Module, lora: Any) -> nn.Module:
 
 
 def build_model(
-    cfg: ModelConfig, img_size: tuple[int, int], n_kinds: int, seed: int = 0
+    cfg: ModelConfig, frame: GenConfig, n_kinds: int, seed: int = 0
 ) -> tuple[ChirpLocModel, dict[str, torch.Tensor], ModelConfig]:
     """The full model, ready to train, with the base backbone state (before adapters) and resolved config.
 
@@ -112,9 +172,10 @@ def build_model(
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        backbone, resolved = load_backbone(cfg, img_size)
+        backbone, resolved = load_backbone(cfg, frame.image_shape)
         base_state = {k: v.detach().clone() for k, v in backbone.state_dict().items()}
-        head = make_head(backbone, resolved.global_pool, n_kinds, cfg.head_hidden)
+        head = make_head(backbone, resolved, frame, n_kinds)
+        load_pretrained_head(head, cfg.weights)
         if cfg.adapt == "lora":
             backbone = apply_lora(backbone, lora_config(cfg))
     return ChirpLocModel(backbone, head), base_state, resolved
@@ -122,3 +183,18 @@ def build_model(
 
 def trainable_parameter_names(model: nn.Module) -> list[str]:
     return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+def load_pretrained_head(head: nn.Module, weights: str) -> None:
+    """Start ``head`` from a chirploc pretrain run's best head when ``weights`` is one and it fits."""
+    from chirploc.weights import pretrained_head_state
+
+    state = pretrained_head_state(weights)
+    if state is None:
+        return
+    try:
+        head.load_state_dict(state)
+    except RuntimeError:
+        log.info("the pretrain run's head does not fit this head; it starts from random init")
+        return
+    log.info("head initialised from the pretrain run %s", weights)

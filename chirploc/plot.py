@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from chirpgen.config import GenConfig
+from chirpgen.config import NO_CHIRP_NAME, GenConfig
 from chirpgen.plumbing import atomic_path
 from chirpgen.signal import instantaneous_frequency
 from chirpgen.spectrogram import image_axes
@@ -45,7 +45,8 @@ def plot_results(
     fig, axes = plt.subplots(len(images), 1, figsize=(8, 3.2 * len(images)), squeeze=False)
     for ax, image, r in zip(axes[:, 0], images, results, strict=True):
         ax.imshow(image, cmap="gray", aspect="auto", extent=extent, origin="upper")
-        ax.plot(*chirp_curve(r), color="tab:red", lw=1.5, label="predicted chirp")
+        if r["kind"] != NO_CHIRP_NAME:
+            ax.plot(*chirp_curve(r), color="tab:red", lw=1.5, label="predicted chirp")
         ax.set_title(f"{Path(r['file']).name}: {r['description']}", fontsize=8)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("frequency (Hz)")

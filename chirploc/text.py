@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chirpgen.config import TARGET_UNITS, TARGETS
+from chirpgen.config import NO_CHIRP_NAME, TARGET_UNITS, TARGETS
 
 
 def _hz(f: float) -> str:
@@ -38,10 +38,25 @@ def sentence(kind: str, f_start_hz: float, f_end_hz: float, t_start_s: float, du
     )
 
 
-def result_record(file: str, values: dict[str, float], kind: str, notes: list[str]) -> dict[str, Any]:
-    """The JSON record of one input: file, the TARGETS in that order, kind, description and notes."""
-    values = {k: float(values[k]) for k in TARGETS}
-    return {"file": file, **values, "kind": kind, "description": sentence(kind, **values), "notes": notes}
+def result_record(
+    file: str, values: dict[str, float], kind: str, notes: list[str], p_chirp: float | None = None
+) -> dict[str, Any]:
+    """The JSON record of one input: file, the TARGETS in that order, kind, description and notes.
+
+    With ``p_chirp`` (a model that can tell whether there is a chirp at all) the record also holds
+    it; below 0.5 the kind is 'none', the targets are None and the description says so.
+    """
+    record: dict[str, Any] = {"file": file}
+    if p_chirp is not None and p_chirp < 0.5:
+        record.update({k: None for k in TARGETS})
+        record.update(kind=NO_CHIRP_NAME, description=f"No chirp found (probability of a chirp {p_chirp:.2f}).")
+    else:
+        values = {k: float(values[k]) for k in TARGETS}
+        record.update(values, kind=kind, description=sentence(kind, **values))
+    if p_chirp is not None:
+        record["p_chirp"] = float(p_chirp)
+    record["notes"] = notes
+    return record
 
 
 def result_line(record: dict[str, Any]) -> str:

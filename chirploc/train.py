@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
-from chirpgen.config import KIND_NAMES, TARGETS
+from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, TARGETS
 from chirploc.backbone import BackboneSpec
 from chirploc.checkpoint import (
     CheckpointError,
@@ -35,7 +34,7 @@ from chirploc.checkpoint import (
     save_run_files,
 )
 from chirploc.config import TrainConfig
-from chirploc.data import ChirpShards, TargetNormalisation
+from chirploc.data import ChirpShards, TargetNormalisation, dataset_frame
 from chirploc.model import build_model, prepare_images
 from chirploc.runtime import autocast, grad_scaler, resolve_amp, resolve_device, torch_threads
 from chirploc.weights import export_backbone, read_backbone_spec
@@ -71,15 +70,6 @@ class EarlyStopping:
         self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
 
 
-def compute_loss(
-    reg: torch.Tensor, logits: torch.Tensor, target: torch.Tensor, kind: torch.Tensor, kind_weight: float
-) -> torch.Tensor:
-    """Smooth-L1 on normalised targets plus weighted kind cross-entropy."""
-    reg_loss = F.smooth_l1_loss(reg.float(), target, beta=0.05)  # (B, 4) vs (B, 4)
-    kind_loss = F.cross_entropy(logits.float(), kind)  # (B, K) vs (B,)
-    return reg_loss + kind_weight * kind_loss
-
-
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW over trainable parameters; no weight decay on 1-d tensors (biases, norms)."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -109,6 +99,7 @@ class Training:
     stopper: EarlyStopping
     next_epoch: int = 0  # index of the next epoch to run (= epochs completed)
     best_epoch: int = -1
+    step: int = 0  # optimiser steps taken
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +110,7 @@ class Training:
             "rng": torch.get_rng_state(),
             "epoch": self.next_epoch - 1,
             "best_epoch": self.best_epoch,
+            "step": self.step,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -128,6 +120,7 @@ class Training:
         self.scaler.load_state_dict(state.get("scaler") or {})
         torch.set_rng_state(state["rng"])
         self.next_epoch, self.best_epoch = int(state["epoch"]) + 1, int(state["best_epoch"])
+        self.step = int(state.get("step", 0))
 
 
 def train(
@@ -195,18 +188,20 @@ def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool) -> Tra
     """Data (normalised with the frame's ranges, never a split's statistics), model and optimiser."""
     device = resolve_device(config.device)
     amp_dtype = resolve_amp(config.amp, device)
-    train_set = ChirpShards(data, "train", limit=config.max_train_samples)
-    frame, normalisation = train_set.frame, train_set.normalisation
-    val_set = ChirpShards(data, "val", normalisation, limit=config.max_val_samples)
+    frame = dataset_frame(data)
+    normalisation = TargetNormalisation.from_frame(frame)
     if resume:
         if json.loads((out / "frame.json").read_text()) != frame.to_dict():
             raise CheckpointError(f"cannot resume: data set {str(data)!r} has another frame than run {str(out)!r}")
         model = load_run(out, "last").model
     else:
-        model, base_state, config.model = build_model(config.model, frame.image_shape, len(KIND_NAMES), config.seed)
+        model, base_state, config.model = build_model(config.model, frame, len(KIND_NAMES), config.seed)
         spec = BackboneSpec(config.model.arch, frame.image_shape, config.model.model_kwargs, config.model.global_pool)
         lora_base = base_state if config.model.adapt == "lora" else None
         save_run_files(out, config, frame, normalisation, spec, lora_base)
+    grid = getattr(model.head, "grid", None)  # the dense head's targets come with the data
+    train_set = ChirpShards(data, "train", normalisation, limit=config.max_train_samples, dense=grid)
+    val_set = ChirpShards(data, "val", normalisation, limit=config.max_val_samples, dense=grid)
     model.to(device)
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
@@ -224,7 +219,7 @@ def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool) -> Tra
         normalisation=normalisation,
         train_loader=DataLoader(
             train_set,
-            sampler=RandomSampler(train_set, generator=shuffle),
+            sampler=RandomSampler(train_set, num_samples=config.epoch_samples or None, generator=shuffle),
             drop_last=len(train_set) > config.batch_size,
             persistent_workers=config.num_workers > 0,
             **loader,
@@ -248,11 +243,15 @@ def train_one_epoch(t: Training, progress: bool) -> dict[str, float]:
     t0, seen, total = time.perf_counter(), 0, 0.0
     bar = _progress(t.train_loader, progress, f"epoch {epoch + 1}/{config.epochs}")
     for batch in bar:
-        x = prepare_images(batch["image"].to(t.device, non_blocking=True))  # (B, 1, H, W)
-        target, kind = batch["target"].to(t.device), batch["kind"].to(t.device)  # (B, 4), (B,)
+        batch = {k: v.to(t.device, non_blocking=True) for k, v in batch.items()}
+        x = prepare_images(batch["image"])  # (B, 1, H, W)
         with autocast(t.device, t.amp_dtype):
-            reg, logits = t.model(x)  # (B, 4), (B, K)
-        loss = compute_loss(reg, logits, target, kind, config.kind_loss_weight)
+            out = t.model(x)
+        loss = t.model.loss(out, batch, config.kind_loss_weight)
+        if t.step < config.warmup_steps:  # linear warmup from lr / warmup_steps
+            for group in t.optimizer.param_groups:
+                group["lr"] = config.lr * (t.step + 1) / config.warmup_steps
+        t.step += 1
         t.optimizer.zero_grad(set_to_none=True)
         t.scaler.scale(loss).backward()
         t.scaler.unscale_(t.optimizer)  # clip the true gradients
@@ -311,25 +310,26 @@ def validate(
     normalisation: TargetNormalisation,
     kind_weight: float,
 ) -> dict[str, Any]:
-    """Mean val loss, MAE per target in physical units, and kind accuracy."""
+    """Mean val loss, MAE per target in physical units, and kind accuracy (over records with a chirp)."""
     model.eval()
-    total, n, preds, trues, kinds_ok = 0.0, 0, [], [], 0
+    total, n, preds, trues = 0.0, 0, [], []
     for batch in loader:
-        x = prepare_images(batch["image"].to(device))  # (B, 1, H, W)
-        target, kind = batch["target"].to(device), batch["kind"].to(device)
+        batch = {k: v.to(device) for k, v in batch.items()}
         with autocast(device, amp_dtype):
-            reg, logits = model(x)  # (B, 4), (B, K)
-        total += compute_loss(reg, logits, target, kind, kind_weight).item() * len(x)
-        n += len(x)
-        preds.append(reg.float().cpu().numpy())
-        trues.append(target.cpu().numpy())
-        kinds_ok += (logits.argmax(1) == kind).sum().item()
-    pred = normalisation.decode(np.concatenate(preds), clip=True)  # (N, 4)
-    err = np.abs(pred - normalisation.decode(np.concatenate(trues)))  # (N, 4)
+            out = model(prepare_images(batch["image"]))  # (B, 1, H, W) in
+        total += model.loss(out, batch, kind_weight).item() * len(batch["image"])
+        n += len(batch["image"])
+        preds.append(model.decode(out, normalisation))
+        trues.append({"target": batch["target"].cpu().numpy(), "kind": batch["kind"].cpu().numpy()})
+    pred = {k: np.concatenate([p[k] for p in preds]) for k in (*TARGETS, "kind")}
+    true = normalisation.decode(np.concatenate([t["target"] for t in trues]))  # (N, 4)
+    kind = np.concatenate([t["kind"] for t in trues])
+    chirp = kind != NO_CHIRP_KIND
+    err = np.abs(np.stack([pred[k] for k in TARGETS], 1) - true)[chirp]  # (N', 4)
     return {
         "val_loss": total / n,
         "val_mae": {k: float(err[:, i].mean()) for i, k in enumerate(TARGETS)},
-        "val_kind_accuracy": kinds_ok / n,
+        "val_kind_accuracy": float(np.mean(pred["kind"][chirp] == kind[chirp])),
     }
 
 

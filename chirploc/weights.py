@@ -148,5 +148,15 @@ def export_backbone(out_dir: Path, backbone: nn.Module, spec: BackboneSpec) -> P
     return path
 
 
+def pretrained_head_state(weights: str | Path) -> dict[str, torch.Tensor] | None:
+    """The best head of a chirploc pretrain run directory ``weights``, or None (other weights, no head)."""
+    from safetensors.torch import load_file
+
+    path = Path(weights) / "best" / "head.safetensors"
+    if not Path(weights).is_dir() or not path.is_file():
+        return None
+    return load_file(str(path))
+
+
 def _first_sentence(exc: Exception) -> str:
     return one_line(str(exc).split(". ")[0])

@@ -54,7 +54,7 @@ def test_card_numbers_follow_the_files(tmp_path):
     assert "image 110 x 64 grey levels (rows 0-109 Hz" in card
     assert f"columns {frame.column_s:.4g} s apart" in card
     assert "benchmark train split (987 samples" in card
-    assert "high-SNR set (SNR 3 to 21 dB, seed 7) of 555 samples (444 train)" in card
+    assert "chirpgen set (SNR 3 to 21 dB, seed 7) of 555 samples (444 train)" in card
     assert "(benchmark test split, 17 samples)" in card
     assert "Best epoch 5" in card and "3.0 MB" in card and "LoRA r=4, alpha=8" in card
     for typed in ("128 x 128", "24,000", "3,000"):

@@ -30,7 +30,8 @@ from chirploc.weights import spec_of
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "debug.yaml"
 
-TINY = [
+TINY = [  # the debug recipe with the regression head on a tiny 16x16-patch ViT (test_loc_dense covers the dense head)
+    "model.head=regression",
     "model.model_kwargs={embed_dim: 32, depth: 2, num_heads: 2}",
     "model.head_hidden=32",
     "batch_size=32",
@@ -109,7 +110,7 @@ def _tiny_model_config(**kw):
 @pytest.mark.parametrize("lora_mlp", [False, True])
 def test_lora_trains_only_adapters_and_head(lora_mlp):
     cfg = _tiny_model_config(lora_mlp=lora_mlp)
-    model, _, _ = build_model(cfg, (128, 128), 3)
+    model, _, _ = build_model(cfg, load_config("default"), 3)
     names = trainable_parameter_names(model)
     assert names, "nothing trains"
     assert not [n for n in names if "patch_embed" in n]
@@ -127,13 +128,13 @@ def test_lora_trains_only_adapters_and_head(lora_mlp):
 
 
 def test_full_finetune_trains_everything():
-    model, _, _ = build_model(_tiny_model_config(adapt="full"), (128, 128), 3)
+    model, _, _ = build_model(_tiny_model_config(adapt="full"), load_config("default"), 3)
     assert all(p.requires_grad for p in model.parameters())
 
 
 def test_save_then_load_gives_identical_predictions(tmp_path, frame):
     cfg = TrainConfig(model=_tiny_model_config())
-    model, base_state, resolved = build_model(cfg.model, frame.image_shape, 3, seed=1)
+    model, base_state, resolved = build_model(cfg.model, frame, 3, seed=1)
     with torch.no_grad():  # make the adapters non-trivial (lora_B starts at zero)
         for n, p in model.named_parameters():
             if "lora_B" in n:

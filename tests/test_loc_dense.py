@@ -1,0 +1,175 @@
+"""The dense head: its targets follow chirpgen's laws, its loss learns, and the fit inverts the maps."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from chirpgen.config import KIND_NAMES, load_config
+from chirpgen.signal import instantaneous_frequency
+from chirploc.dense import DenseGrid, DenseHead, column_frequencies, dense_loss
+from chirploc.fit import FitPriors, band_pairs, fit_maps
+
+FRAME = load_config("default")
+GRID = DenseGrid.from_frame(FRAME, freq_step_hz=0.5, time_subbins=4, freq_sigma_hz=0.75, time_sigma_bins=1.0)
+PRIORS = FitPriors.from_frame(FRAME)
+
+
+def test_grid_follows_the_frame():
+    assert GRID.n_columns == 128 and GRID.n_freq_bins == 256  # 128 rows of 1 Hz in 0.5 Hz bins
+    assert GRID.column_s == pytest.approx(FRAME.column_s)
+    from chirpgen.spectrogram import image_axes
+
+    assert np.allclose(GRID.column_times_s, image_axes(FRAME)[1])  # column centres are the image's
+
+
+@pytest.mark.parametrize("kind", range(3))
+def test_column_targets_are_the_law_at_column_centres(kind):
+    t0, dur, f0, f1 = 10.3, 7.1, 20.0, 45.5
+    cols = column_frequencies(GRID, kind, t0, dur, f0, f1)
+    t = GRID.column_times_s
+    inside = (t >= t0) & (t <= t0 + dur)
+    assert np.array_equal(np.isfinite(cols), inside)
+    want = instantaneous_frequency(KIND_NAMES[kind], t[inside] - t0, f0, f1, dur)
+    assert np.allclose(cols[inside], want)
+    assert np.isnan(column_frequencies(GRID, 255, math.nan, math.nan, math.nan, math.nan)).all()
+
+
+def _ideal_maps(kind: int, t0: float, dur: float, f0: float, f1: float, present: bool = True) -> dict:
+    """Maps a perfect network would give: log-Gaussians at the truth."""
+    cols = column_frequencies(GRID, kind, t0, dur, f0, f1)
+    bins = np.arange(GRID.n_freq_bins) * GRID.freq_step_hz
+    freq = np.where(np.isfinite(cols)[:, None], -0.5 * ((bins[None] - np.nan_to_num(cols)[:, None]) / 0.75) ** 2, 0.0)
+    pos = (np.arange(GRID.n_columns * GRID.time_subbins) + 0.5) * GRID.subbin_s
+    edge = lambda t: -0.5 * ((pos - t) / GRID.subbin_s) ** 2  # noqa: E731
+    maps = {
+        "freq": freq, "presence": np.where(np.isfinite(cols), 5.0, -5.0), "onset": edge(t0),
+        "offset": edge(t0 + dur), "any_chirp": np.array(8.0 if present else -8.0),
+    }
+    return {k: torch.tensor(np.asarray(v), dtype=torch.float32)[None] for k, v in maps.items()}
+
+
+@pytest.mark.parametrize("kind", range(3))
+@pytest.mark.parametrize("f0,f1", [(12.3, 38.9), (80.2, 55.7), (30.0, 30.4)])
+def test_the_fit_inverts_ideal_maps(kind, f0, f1):
+    t0, dur = 17.37, 9.61
+    got = fit_maps(_ideal_maps(kind, t0, dur, f0, f1), GRID, PRIORS)
+    assert got["t_start_s"][0] == pytest.approx(t0, abs=0.02)
+    assert got["duration_s"][0] == pytest.approx(dur, abs=0.04)
+    assert got["f_start_hz"][0] == pytest.approx(f0, abs=0.05)
+    assert got["f_end_hz"][0] == pytest.approx(f1, abs=0.05)
+    if abs(f1 - f0) > 5:  # a near-constant tone looks the same under every law
+        assert got["kind"][0] == kind
+    assert got["p_chirp"][0] > 0.99
+
+
+def test_the_fit_of_a_batch_equals_the_fits_one_by_one():
+    maps = [_ideal_maps(k, 5.0 + 7 * k, 4.0 + k, 20.0 + 9 * k, 40.0 - 3 * k) for k in range(3)]
+    batch = {k: torch.cat([m[k] for m in maps]) for k in maps[0]}
+    together = fit_maps(batch, GRID, PRIORS)
+    for i, m in enumerate(maps):
+        alone = fit_maps(m, GRID, PRIORS)
+        for k in alone:
+            assert together[k][i] == pytest.approx(alone[k][0], rel=1e-5, abs=1e-5)
+
+
+def test_candidate_pairs_respect_the_band_and_the_sweep():
+    pairs = band_pairs(PRIORS, 2.0)
+    assert pairs.min() >= 1.0 and pairs.max() <= 100.0
+    assert (pairs[:, 1] - pairs[:, 0]).abs().max() <= 30.0 + 1e-6
+
+
+def test_dense_loss_learns_a_fixed_batch():
+    torch.manual_seed(0)
+    head = DenseHead(16, GRID, columns_per_token=2, hidden=32)
+    tokens = torch.randn(4, 1 + 64, 16)
+    labels = [(0, 5.0, 6.0, 20.0, 30.0), (1, 20.0, 3.0, 60.0, 50.0), (2, 40.0, 10.0, 10.0, 25.0)]
+    cols = [column_frequencies(GRID, *lab) for lab in labels] + [np.full(GRID.n_columns, np.nan)]
+    batch = {
+        "column_freq_hz": torch.tensor(np.stack(cols), dtype=torch.float32),
+        "has_chirp": torch.tensor([True, True, True, False]),
+        "t_start_s": torch.tensor([5.0, 20.0, 40.0, math.nan]),
+        "t_end_s": torch.tensor([11.0, 23.0, 50.0, math.nan]),
+    }
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(60):
+        loss = dense_loss(head(tokens), batch, GRID)
+        assert torch.isfinite(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+# --- a tiny dense run end to end ----------------------------------------------------------------
+
+DENSE_TINY = [
+    "model.model_kwargs={embed_dim: 16, depth: 1, num_heads: 2, patch_size: [128, 2]}",
+    "model.global_pool=flatten",
+    "model.head=dense",
+    "model.head_hidden=16",
+    "model.adapt=full",
+    "batch_size=16",
+    "epochs=1",
+    "num_threads=1",
+    "amp=off",
+    "device=cpu",
+]
+
+
+@pytest.fixture(scope="module")
+def dense_run(tmp_path_factory):
+    from chirpgen.dataset import make_dataset
+    from chirploc.config import load_train_config
+    from chirploc.train import train
+
+    base = tmp_path_factory.mktemp("dense")
+    make_dataset(base / "data", 120, load_config("default", overrides=["signal.p_no_chirp=0.3"]), seed=4)
+    train(base / "data", base / "run", load_train_config(None, DENSE_TINY))
+    return base
+
+
+def test_a_dense_run_evaluates_errors_on_chirps_and_presence_on_all(dense_run):
+    from chirpgen.dataset import read_split
+    from chirploc.evaluate import evaluate_run
+
+    result, _ = evaluate_run(dense_run / "run", dense_run / "data", "test")
+    kinds = read_split(dense_run / "data", "test")["kind"]
+    assert result["overall"]["n"] == int((kinds != 255).sum())
+    det = result["detection"]
+    assert det["noise"]["n"] == int((kinds == 255).sum()) > 0
+    assert 0.0 <= det["noise"]["rate"] <= 1.0 and sum(g["n"] for g in det["per_snr"].values()) == det["chirps"]["n"]
+
+
+def test_a_dense_run_describes_with_a_presence_probability(dense_run, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from chirpgen.dataset import read_split
+    from chirploc.cli import main
+
+    image = read_split(dense_run / "data", "test", 1)["image"][0]
+    Image.fromarray(image, mode="L").save(tmp_path / "a.png")
+    result = CliRunner().invoke(main, ["describe", str(tmp_path / "a.png"), "--model", str(dense_run / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert 0.0 <= record["p_chirp"] <= 1.0
+    assert record["kind"] in (*KIND_NAMES, "none")
+    assert (record["kind"] == "none") == (record["p_chirp"] < 0.5) == (record["t_start_s"] is None)
+
+
+def test_no_chirp_records_read_as_such():
+    from chirploc.text import result_record
+
+    values = {"t_start_s": 1.0, "f_start_hz": 2.0, "f_end_hz": 3.0, "duration_s": 4.0}
+    none = result_record("x.png", values, "linear", [], p_chirp=0.12)
+    assert none["kind"] == "none" and none["t_start_s"] is None and none["p_chirp"] == 0.12
+    assert none["description"] == "No chirp found (probability of a chirp 0.12)."
+    found = result_record("x.png", values, "linear", [], p_chirp=0.97)
+    assert found["kind"] == "linear" and found["t_start_s"] == 1.0 and found["description"].startswith("A linear")
+    assert "p_chirp" not in result_record("x.png", values, "linear", [])
