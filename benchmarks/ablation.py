@@ -39,7 +39,7 @@ VARIANTS = {  # name: (recipe overrides, starts from the pretrain run); the regr
 
 def run_variant(name: str, overrides: list[str], backbone: Path | None, args: argparse.Namespace) -> dict:
     """Train one variant into ``args.runs``, score it on the test records; return its table row."""
-    from chirpgen.dataset import read_split
+    from chirpgen.shards import read_split
     from chirploc.config import load_train_config
     from chirploc.inference import load_predictor
     from chirploc.train import train

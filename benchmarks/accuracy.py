@@ -31,9 +31,9 @@ from benchmarks.baselines import BASELINES, OUTPUT_KEYS, run_baseline  # noqa: E
 from benchmarks.crb import BOUND_TARGETS, crb_f_hz_batch, grid_floor  # noqa: E402
 from benchmarks.provenance import manifest_sha256, provenance  # noqa: E402
 from chirpgen.config import KIND_NAMES, TARGETS, GenConfig  # noqa: E402
-from chirpgen.dataset import manifest_config, read_manifest, read_split  # noqa: E402
 from chirpgen.plumbing import atomic_path, write_json_atomic  # noqa: E402
 from chirpgen.sample import make_sample  # noqa: E402
+from chirpgen.shards import manifest_config, read_manifest, read_split  # noqa: E402
 from chirploc.metrics import bin_widths, evaluate_predictions, group_masks, snr_edges  # noqa: E402
 
 

@@ -26,8 +26,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_data import DEFAULT_OUT  # noqa: E402
 from benchmarks.provenance import REPO, provenance  # noqa: E402
-from chirpgen.dataset import read_split  # noqa: E402
 from chirpgen.plumbing import write_json_atomic  # noqa: E402
+from chirpgen.shards import read_split  # noqa: E402
 from chirploc.inference import load_predictor  # noqa: E402
 from chirploc.runtime import autocast  # noqa: E402
 

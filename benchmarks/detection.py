@@ -19,8 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.provenance import REPO, manifest_sha256, provenance  # noqa: E402
 from chirpgen.config import NO_CHIRP_KIND, load_config  # noqa: E402
-from chirpgen.dataset import make_dataset, read_split  # noqa: E402
+from chirpgen.dataset import make_dataset  # noqa: E402
 from chirpgen.plumbing import write_json_atomic  # noqa: E402
+from chirpgen.shards import read_split  # noqa: E402
 
 SEED = 2027
 N = 4_000

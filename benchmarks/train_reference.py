@@ -29,8 +29,8 @@ from benchmarks.bench_data import SHARD_SIZE as BENCH_SHARD_SIZE  # noqa: E402
 from benchmarks.bench_data import N as BENCH_N  # noqa: E402
 from benchmarks.provenance import REPO, provenance  # noqa: E402
 from chirpgen.config import GenConfig  # noqa: E402
-from chirpgen.dataset import manifest_config, read_manifest  # noqa: E402
 from chirpgen.plumbing import read_json, write_json_atomic, write_text_atomic  # noqa: E402
+from chirpgen.shards import manifest_config, read_manifest  # noqa: E402
 
 PACKAGE_DIR = REPO / "chirploc" / "models" / "default"
 MAX_BYTES = 25 * 2**20

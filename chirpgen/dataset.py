@@ -1,17 +1,9 @@
-"""Data sets on disk: HDF5 shards plus a manifest, written resumably and in parallel.
+"""Writing data sets: HDF5 shards plus a manifest, written resumably and in parallel.
 
-Layout (the data contract, see README "Data format")::
-
-    <out>/manifest.json         config, seed, versions, per shard: file, split, start, count, sha256
-    <out>/<split>-00000.h5      shards of ``shard_size`` samples
-
-A shard is written to ``<name>.partial``, flushed, hashed and then renamed, so a file with the
-final name is always complete. The manifest is rewritten atomically after each shard.
-
-Schema versions: 1 has a chirp in every record; 2 adds records without one (``kind`` 255, NaN
-labels, attribute ``no_chirp_kind``). A data set is written with the lowest version that holds it
-(1 unless ``signal.p_no_chirp > 0``), so data sets without such records stay byte-identical to
-those of earlier versions; readers take both.
+The layout and the schema versions are the data contract described in :mod:`chirpgen.shards`,
+which also reads them back. A shard is written to ``<name>.partial``, flushed, hashed and then
+renamed, so a file with the final name is always complete. The manifest is rewritten atomically
+after each shard.
 """
 
 from __future__ import annotations
@@ -30,34 +22,13 @@ import h5py
 import numpy as np
 
 from chirpgen import __version__
-from chirpgen.config import (
-    GREY_DEFINITION,
-    KIND_NAMES,
-    NO_CHIRP_KIND,
-    SNR_DEFINITION,
-    SPLIT_NAMES,
-    GenConfig,
-)
-from chirpgen.plumbing import PARTIAL_SUFFIX, UserError, atomic_path, write_json_atomic
+from chirpgen.config import GREY_DEFINITION, KIND_NAMES, SNR_DEFINITION, GenConfig
+from chirpgen.plumbing import PARTIAL_SUFFIX, atomic_path, write_json_atomic
 from chirpgen.sample import make_sample
+from chirpgen.shards import LABEL_DTYPES, MANIFEST, DatasetError, read_manifest, schema_attrs
 from chirpgen.spectrogram import image_axes
 
-SCHEMA_VERSION = 2  # the newest version written and read; see schema_attrs
-MANIFEST = "manifest.json"
 BLOCK = 64  # samples per task handed to a worker
-LABEL_DTYPES = {
-    "t_start_s": np.float64,
-    "f_start_hz": np.float64,
-    "f_end_hz": np.float64,
-    "duration_s": np.float64,
-    "kind": np.uint8,
-    "snr_db": np.float64,
-    "index": np.int64,
-}
-
-
-class DatasetError(UserError):
-    """A problem with a data set directory, phrased for the user (one line, with the fix)."""
 
 
 @dataclass(frozen=True)
@@ -66,23 +37,6 @@ class ShardPlan:
     split: str
     start: int
     count: int
-
-
-def schema_attrs(config: GenConfig) -> dict[str, int]:
-    """``schema_version`` (and ``no_chirp_kind`` from version 2) for data made with ``config``."""
-    if config.signal.p_no_chirp == 0.0:
-        return {"schema_version": 1}
-    return {"schema_version": SCHEMA_VERSION, "no_chirp_kind": NO_CHIRP_KIND}
-
-
-def check_schema(path: Path, attrs: Any) -> None:
-    """DatasetError if the shard at ``path`` (attributes ``attrs``) is of a schema this chirpgen cannot read."""
-    version = int(attrs.get("schema_version", 0))
-    if not 1 <= version <= SCHEMA_VERSION:
-        raise DatasetError(
-            f"shard {path} has schema_version {version}, this chirpgen {__version__} reads 1 to "
-            f"{SCHEMA_VERSION}; upgrade chirpgen or make the data set again"
-        )
 
 
 def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
@@ -198,21 +152,6 @@ def _versions() -> dict[str, str]:
     return {"chirpgen": __version__, "numpy": np.__version__, "scipy": scipy.__version__, "h5py": h5py.__version__}
 
 
-def read_manifest(root: str | Path) -> dict[str, Any]:
-    """The manifest of a data set directory, or a DatasetError saying what is wrong."""
-    path = Path(root) / MANIFEST
-    if not path.is_file():
-        raise DatasetError(f"{str(root)!r} is not a chirpgen data set (no {MANIFEST}); run chirpgen make --out {root}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path} is not valid JSON ({exc}); delete the directory and run chirpgen make again") from None
-
-
-def manifest_config(manifest: dict[str, Any]) -> GenConfig:
-    return GenConfig.from_dict(manifest["config"])
-
-
 def _prepare_out(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -267,6 +206,91 @@ def _verify_done(out: Path, shard: ShardPlan, recorded: str | None, config: GenC
     return digest
 
 
+def _check_args(n: int, shard_size: int, workers: int, seed: int) -> None:
+    for name, value in (("n", n), ("shard_size", shard_size), ("workers", workers)):
+        if not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name}={value!r} must be a positive integer (1 or more)")
+    if seed < 0:
+        raise ValueError(f"seed={seed} must be >= 0")
+
+
+def _recorded_sha256(out: Path, identity: dict[str, Any]) -> dict[str, str | None]:
+    """sha256 by file name of the shards recorded in ``out``; DatasetError if it holds another data set."""
+    if not (out / MANIFEST).exists():
+        if any(out.glob("*.h5")):
+            raise DatasetError(
+                f"{str(out)!r} holds .h5 files but no {MANIFEST}; use a new --out or delete them"
+            )
+        return {}
+    manifest = read_manifest(out)
+    _check_existing(out, manifest, identity)
+    return {s["file"]: s.get("sha256") for s in manifest.get("shards", [])}
+
+
+def _new_manifest(
+    config: GenConfig,
+    n: int,
+    identity: dict[str, Any],
+    plans: list[ShardPlan],
+    recorded: dict[str, str | None],
+) -> dict[str, Any]:
+    return {
+        **schema_attrs(config),
+        **identity,
+        "config": config.to_dict(),
+        "split_counts": split_counts(n, config.splits),
+        "kind_names": list(KIND_NAMES),
+        "snr_definition": SNR_DEFINITION,
+        "grey_definition": GREY_DEFINITION,
+        "versions": _versions(),
+        "complete": False,
+        "shards": [{**vars(p), "sha256": recorded.get(p.file)} for p in plans],
+    }
+
+
+def _take_stock(
+    out: Path,
+    manifest: dict[str, Any],
+    plans: list[ShardPlan],
+    config: GenConfig,
+    progress: Callable[[int], None],
+) -> list[tuple[dict[str, Any], ShardPlan]]:
+    """Remove stale .partial files, verify the shards already written; return (entry, plan) of the rest."""
+    for stale in out.glob("*" + PARTIAL_SUFFIX):
+        stale.unlink()
+    todo = []
+    for entry, plan in zip(manifest["shards"], plans, strict=False):
+        if (out / plan.file).exists():
+            entry["sha256"] = _verify_done(out, plan, entry["sha256"], config)
+            progress(plan.count)
+        else:
+            entry["sha256"] = None
+            todo.append((entry, plan))
+    return todo
+
+
+def _write_missing(
+    out: Path,
+    manifest: dict[str, Any],
+    todo: list[tuple[dict[str, Any], ShardPlan]],
+    config: GenConfig,
+    seed: int,
+    workers: int,
+    progress: Callable[[int], None],
+) -> None:
+    """Write the shards in ``todo``, recording each one's sha256 in the manifest as it lands."""
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        for entry, plan in todo:
+            tasks = _tasks(config, seed, plan)
+            blocks = _bounded_map(pool, tasks, ahead=4 * workers) if pool else map(_block, tasks)
+            entry["sha256"] = _write_shard(out / plan.file, config, seed, plan, blocks, progress)
+            write_json_atomic(out / MANIFEST, manifest)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+
+
 def make_dataset(
     out: str | Path,
     n: int,
@@ -290,90 +314,17 @@ def make_dataset(
         shard_size: samples per HDF5 shard.
         progress: called with the number of samples just finished (also for verified shards).
     """
-    for name, value in (("n", n), ("shard_size", shard_size), ("workers", workers)):
-        if not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"{name}={value!r} must be a positive integer (1 or more)")
-    if seed < 0:
-        raise ValueError(f"seed={seed} must be >= 0")
+    _check_args(n, shard_size, workers, seed)
     out = Path(out)
     progress = progress or (lambda _: None)
     _prepare_out(out)
     identity = _identity(config, seed, n, shard_size)
-    manifest_path = out / MANIFEST
-    if manifest_path.exists():
-        manifest = read_manifest(out)
-        _check_existing(out, manifest, identity)
-    elif any(out.glob("*.h5")):
-        raise DatasetError(f"{str(out)!r} holds .h5 files but no {MANIFEST}; use a new --out or delete them")
+    recorded = _recorded_sha256(out, identity)
     plans = plan_shards(n, config.splits, shard_size)
-    recorded = {}
-    if manifest_path.exists():
-        recorded = {s["file"]: s.get("sha256") for s in manifest.get("shards", [])}
-    manifest = {
-        **schema_attrs(config),
-        **identity,
-        "config": config.to_dict(),
-        "split_counts": split_counts(n, config.splits),
-        "kind_names": list(KIND_NAMES),
-        "snr_definition": SNR_DEFINITION,
-        "grey_definition": GREY_DEFINITION,
-        "versions": _versions(),
-        "complete": False,
-        "shards": [{**vars(p), "sha256": recorded.get(p.file)} for p in plans],
-    }
-    for stale in out.glob("*" + PARTIAL_SUFFIX):
-        stale.unlink()
-    todo = []
-    for entry, plan in zip(manifest["shards"], plans, strict=False):
-        if (out / plan.file).exists():
-            entry["sha256"] = _verify_done(out, plan, entry["sha256"], config)
-            progress(plan.count)
-        else:
-            entry["sha256"] = None
-            todo.append((entry, plan))
-    write_json_atomic(manifest_path, manifest)
-
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
-    try:
-        for entry, plan in todo:
-            tasks = _tasks(config, seed, plan)
-            blocks = _bounded_map(pool, tasks, ahead=4 * workers) if pool else map(_block, tasks)
-            entry["sha256"] = _write_shard(out / plan.file, config, seed, plan, blocks, progress)
-            write_json_atomic(manifest_path, manifest)
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
+    manifest = _new_manifest(config, n, identity, plans, recorded)
+    todo = _take_stock(out, manifest, plans, config, progress)
+    write_json_atomic(out / MANIFEST, manifest)
+    _write_missing(out, manifest, todo, config, seed, workers, progress)
     manifest["complete"] = True
-    write_json_atomic(manifest_path, manifest)
+    write_json_atomic(out / MANIFEST, manifest)
     return manifest
-
-
-def iter_shards(root: str | Path, split: str) -> Iterator[Path]:
-    """Paths of the shards of ``split``, in index order."""
-    if split not in SPLIT_NAMES:
-        raise DatasetError(f"split {split!r} must be one of {list(SPLIT_NAMES)}")
-    manifest = read_manifest(root)
-    for s in manifest["shards"]:
-        if s["split"] == split:
-            path = Path(root) / s["file"]
-            if not path.is_file():
-                raise DatasetError(f"shard {path} is missing; run the same chirpgen make again to complete the data set")
-            yield path
-
-
-def read_split(root: str | Path, split: str, n: int | None = None) -> dict[str, np.ndarray]:
-    """The first ``n`` samples (all if None) of a split, as arrays named as in the shards."""
-    parts: dict[str, list[np.ndarray]] = {}
-    have = 0
-    for path in iter_shards(root, split):
-        if n is not None and have >= n:
-            break
-        with h5py.File(path, "r") as f:
-            check_schema(path, f.attrs)
-            take = len(f["index"]) if n is None else min(len(f["index"]), n - have)
-            for k in ("image", *LABEL_DTYPES):
-                parts.setdefault(k, []).append(f[k][:take])
-            have += take
-    if not parts:
-        raise DatasetError(f"split {split!r} of {str(root)!r} holds no samples")
-    return {k: np.concatenate(v) for k, v in parts.items()}

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, NO_CHIRP_NAME, SPLIT_NAMES, TARGETS, kind_name
-from chirpgen.dataset import DatasetError, check_schema, manifest_config, read_manifest, read_split
 from chirpgen.plumbing import atomic_path
+from chirpgen.shards import DatasetError, check_schema, manifest_config, read_manifest, read_split
 
 CSV_COLUMNS = ("file", "split", "index", "kind", *TARGETS, "snr_db")
 

@@ -23,6 +23,13 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 POOLS: tuple[str, ...] = ("token", "avg", "flatten")
 HEADS: tuple[str, ...] = ("regression", "dense")
 
+_POOL_HELP = "'token' (class token), 'avg' (mean of patch tokens) or 'flatten' (all tokens, keeps position)"
+_HEAD_HELP = (
+    "'regression' (4 numbers and kind logits from all tokens) or 'dense' (per-column maps and a physical "
+    "fit; needs full-frequency strip tokens, patch_size [H, w], and global_pool flatten)"
+)
+_AMP_HELP = "'auto' (bf16 on a CPU with bf16 units, fp16 + GradScaler on CUDA), 'bf16', 'fp16', 'off'"
+
 
 def _coerce_numbers(obj: Any, names: tuple[str, ...], prefix: str = "") -> None:
     """Floats from YAML strings like '2e-3' (YAML 1.1 reads exponents without a dot as text)."""
@@ -58,21 +65,10 @@ class ModelConfig:
     lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scaling numerator (scale = alpha / r)"})
     lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA input"})
     lora_mlp: bool = field(default=False, metadata={"help": "also adapt the MLP (fc1, fc2) of each block"})
-    global_pool: str = field(
-        default="token",
-        metadata={
-            "help": "'token' (class token), 'avg' (mean of patch tokens) or 'flatten' (all tokens, keeps position)"
-        },
-    )
+    global_pool: str = field(default="token", metadata={"help": _POOL_HELP})
     head_hidden: int = field(default=256, metadata={"help": "hidden width of the head MLP (0: linear head)"})
     drop_path_rate: float = field(default=0.0, metadata={"help": "stochastic depth rate of the backbone"})
-    head: str = field(
-        default="regression",
-        metadata={
-            "help": "'regression' (4 numbers and kind logits from all tokens) or 'dense' (per-column maps "
-            "and a physical fit; needs full-frequency strip tokens, patch_size [H, w], and global_pool flatten)"
-        },
-    )
+    head: str = field(default="regression", metadata={"help": _HEAD_HELP})
     freq_step_hz: float = field(default=0.5, metadata={"help": "dense: width of the frequency bins, Hz"})
     freq_sigma_hz: float = field(default=0.75, metadata={"help": "dense: width of the Gaussian frequency target, Hz"})
     time_subbins: int = field(default=4, metadata={"help": "dense: onset/offset bins per image column"})
@@ -144,12 +140,7 @@ class TrainConfig:
     weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (not on biases/norms)"})
     grad_clip: float = field(default=1.0, metadata={"help": "max gradient norm (0: no clipping)"})
     kind_loss_weight: float = field(default=0.5, metadata={"help": "weight of the kind cross-entropy"})
-    amp: str = field(
-        default="auto",
-        metadata={
-            "help": "'auto' (bf16 on a CPU with bf16 units, fp16 + GradScaler on CUDA), 'bf16', 'fp16', 'off'"
-        },
-    )
+    amp: str = field(default="auto", metadata={"help": _AMP_HELP})
     # schedule and stopping (on the val loss)
     plateau_patience: int = field(
         default=2, metadata={"help": "epochs without val improvement before lr drops"}

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig
-from chirpgen.dataset import DatasetError, iter_shards, manifest_config, read_manifest
+from chirpgen.shards import DatasetError, iter_shards, manifest_config, read_manifest
 from chirploc.dense import DenseGrid, column_frequencies
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig
-from chirpgen.dataset import DatasetError, read_split
 from chirpgen.plumbing import atomic_path, write_json_atomic
+from chirpgen.shards import DatasetError, read_split
 from chirploc.data import dataset_frame
 from chirploc.inference import load_predictor
 from chirploc.metrics import bin_widths, detection_stats, evaluate_predictions, snr_edges, table_rows

@@ -13,7 +13,7 @@ from PIL import Image
 
 from chirpgen.cli import main
 from chirpgen.config import load_config
-from chirpgen.dataset import read_split
+from chirpgen.shards import read_split
 
 
 def run(*args):

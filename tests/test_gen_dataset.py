@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from chirpgen.config import NO_CHIRP_KIND, load_config
-from chirpgen.dataset import DatasetError, make_dataset, read_manifest, read_split, split_counts
+from chirpgen.dataset import make_dataset, split_counts
 from chirpgen.export import dataset_info
 from chirpgen.sample import make_sample
+from chirpgen.shards import DatasetError, read_manifest, read_split
 
 CONFIG = load_config("default")
 N = 60

@@ -16,8 +16,9 @@ from PIL import Image
 from scipy.io import wavfile
 
 from chirpgen.config import load_config
-from chirpgen.dataset import make_dataset, read_split
+from chirpgen.dataset import make_dataset
 from chirpgen.sample import make_sample
+from chirpgen.shards import read_split
 from chirploc.checkpoint import load_run, save_checkpoint, save_run_files
 from chirploc.cli import main
 from chirploc.config import ModelConfig, TrainConfig, load_train_config
@@ -492,7 +493,7 @@ def test_timm_checkpoint_file_is_adapted_to_one_channel(tmp_path):
 
 
 def test_records_without_a_chirp_are_refused_by_the_regression_data(tmp_path):
-    from chirpgen.dataset import DatasetError
+    from chirpgen.shards import DatasetError
 
     make_dataset(tmp_path / "d", 40, load_config("default", overrides=["signal.p_no_chirp=0.5"]), seed=1)
     with pytest.raises(DatasetError, match="without a chirp.*p_no_chirp=0"):

@@ -133,7 +133,7 @@ def dense_run(tmp_path_factory):
 
 
 def test_a_dense_run_evaluates_errors_on_chirps_and_presence_on_all(dense_run):
-    from chirpgen.dataset import read_split
+    from chirpgen.shards import read_split
     from chirploc.evaluate import evaluate_run
 
     result, _ = evaluate_run(dense_run / "run", dense_run / "data", "test")
@@ -150,7 +150,7 @@ def test_a_dense_run_describes_with_a_presence_probability(dense_run, tmp_path):
     from click.testing import CliRunner
     from PIL import Image
 
-    from chirpgen.dataset import read_split
+    from chirpgen.shards import read_split
     from chirploc.cli import main
 
     image = read_split(dense_run / "data", "test", 1)["image"][0]

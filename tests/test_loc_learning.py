@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from chirpgen.config import TARGETS, load_config
-from chirpgen.dataset import make_dataset, read_split
+from chirpgen.dataset import make_dataset
+from chirpgen.shards import read_split
 from chirploc.config import load_train_config
 from chirploc.inference import load_predictor
 from chirploc.train import train

@@ -6,7 +6,6 @@ import pytest
 from click.testing import CliRunner
 
 from chirpgen.config import load_config, preset_names
-from chirpgen.dataset import DatasetError
 from chirpgen.plumbing import (
     PARTIAL_SUFFIX,
     UserError,
@@ -16,6 +15,7 @@ from chirpgen.plumbing import (
     user_errors,
     write_json_atomic,
 )
+from chirpgen.shards import DatasetError
 from chirpgen.spectrogram import image_axes
 
 

@@ -1,0 +1,107 @@
+"""Reading data sets: manifest, shards, splits.
+
+Layout (the data contract, see README "Data format")::
+
+    <out>/manifest.json         config, seed, versions, per shard: file, split, start, count, sha256
+    <out>/<split>-00000.h5      shards of ``shard_size`` samples
+
+Schema versions: 1 has a chirp in every record; 2 adds records without one (``kind`` 255, NaN
+labels, attribute ``no_chirp_kind``). A data set is written with the lowest version that holds it
+(1 unless ``signal.p_no_chirp > 0``, see :func:`schema_attrs`), so data sets without such records
+stay byte-identical to those of earlier versions; readers take both.
+
+Writing lives in :mod:`chirpgen.dataset`, which imports this module (never the reverse).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from chirpgen import __version__
+from chirpgen.config import NO_CHIRP_KIND, SPLIT_NAMES, GenConfig
+from chirpgen.plumbing import UserError
+
+SCHEMA_VERSION = 2  # the newest version written and read; see schema_attrs
+MANIFEST = "manifest.json"
+LABEL_DTYPES = {
+    "t_start_s": np.float64,
+    "f_start_hz": np.float64,
+    "f_end_hz": np.float64,
+    "duration_s": np.float64,
+    "kind": np.uint8,
+    "snr_db": np.float64,
+    "index": np.int64,
+}
+
+
+class DatasetError(UserError):
+    """A problem with a data set directory, phrased for the user (one line, with the fix)."""
+
+
+def schema_attrs(config: GenConfig) -> dict[str, int]:
+    """``schema_version`` (and ``no_chirp_kind`` from version 2) for data made with ``config``."""
+    if config.signal.p_no_chirp == 0.0:
+        return {"schema_version": 1}
+    return {"schema_version": SCHEMA_VERSION, "no_chirp_kind": NO_CHIRP_KIND}
+
+
+def check_schema(path: Path, attrs: Any) -> None:
+    """DatasetError if the shard at ``path`` (attributes ``attrs``) is of a schema this chirpgen cannot read."""
+    version = int(attrs.get("schema_version", 0))
+    if not 1 <= version <= SCHEMA_VERSION:
+        raise DatasetError(
+            f"shard {path} has schema_version {version}, this chirpgen {__version__} reads 1 to "
+            f"{SCHEMA_VERSION}; upgrade chirpgen or make the data set again"
+        )
+
+
+def read_manifest(root: str | Path) -> dict[str, Any]:
+    """The manifest of a data set directory, or a DatasetError saying what is wrong."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        raise DatasetError(f"{str(root)!r} is not a chirpgen data set (no {MANIFEST}); run chirpgen make --out {root}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path} is not valid JSON ({exc}); delete the directory and run chirpgen make again") from None
+
+
+def manifest_config(manifest: dict[str, Any]) -> GenConfig:
+    return GenConfig.from_dict(manifest["config"])
+
+
+def iter_shards(root: str | Path, split: str) -> Iterator[Path]:
+    """Paths of the shards of ``split``, in index order."""
+    if split not in SPLIT_NAMES:
+        raise DatasetError(f"split {split!r} must be one of {list(SPLIT_NAMES)}")
+    manifest = read_manifest(root)
+    for s in manifest["shards"]:
+        if s["split"] == split:
+            path = Path(root) / s["file"]
+            if not path.is_file():
+                raise DatasetError(f"shard {path} is missing; run the same chirpgen make again to complete the data set")
+            yield path
+
+
+def read_split(root: str | Path, split: str, n: int | None = None) -> dict[str, np.ndarray]:
+    """The first ``n`` samples (all if None) of a split, as arrays named as in the shards."""
+    parts: dict[str, list[np.ndarray]] = {}
+    have = 0
+    for path in iter_shards(root, split):
+        if n is not None and have >= n:
+            break
+        with h5py.File(path, "r") as f:
+            check_schema(path, f.attrs)
+            take = len(f["index"]) if n is None else min(len(f["index"]), n - have)
+            for k in ("image", *LABEL_DTYPES):
+                parts.setdefault(k, []).append(f[k][:take])
+            have += take
+    if not parts:
+        raise DatasetError(f"split {split!r} of {str(root)!r} holds no samples")
+    return {k: np.concatenate(v) for k, v in parts.items()}
