@@ -1,14 +1,17 @@
 """Train the reference model and package it as chirploc's default model, with its model card.
 
-    python benchmarks/train_reference.py --recipe benchmarks/reference/cpu.yaml     # ~60 min, 2 CPU cores
-    python benchmarks/train_reference.py --recipe benchmarks/reference/gpu.yaml     # a CUDA machine
+    python benchmarks/train_reference.py --recipe benchmarks/reference/cpu_dense.yaml   # the default model, 2 CPU cores
+    python benchmarks/train_reference.py --recipe benchmarks/reference/cpu.yaml         # the regression-head recipe
+    python benchmarks/train_reference.py --recipe benchmarks/reference/gpu.yaml         # a CUDA machine
 
 Steps, each the real command, each skipped when its output is already complete (so a stopped run
-resumes): the fixed benchmark data set (``benchmarks/bench_data.py``) and a high-SNR pretraining
-set (SNR 0-20 dB, seed 7: a Vision Transformer from scratch first learns to see the ridge where it
-is clear), ``chirploc pretrain`` on the latter (the backbone, trained in full), ``chirploc train``
-on the benchmark train split (LoRA adapters + head), ``chirploc evaluate`` on its test split, then a copy of the loading files into ``chirploc/models/default/`` (at most
-25 MB) and its ``README.md`` model card generated from the evaluation JSON.
+resumes): the fixed benchmark data set (``benchmarks/bench_data.py``) and the recipe's pretraining
+set (``<recipe>.data.yaml``, else a high-SNR set: SNR 0-20 dB, seed 7), ``chirploc pretrain`` on it
+(the backbone, trained in full), ``chirploc train`` on the benchmark train split (LoRA adapters +
+head; with the data plan's overrides, e.g. some records made noise only), for a dense head
+``benchmarks/calibrate.py`` on the val split, ``chirploc evaluate`` on the test split, then a copy of
+the loading files into ``chirploc/models/default/`` (at most 25 MB) and its ``README.md`` model card
+generated from the evaluation JSON.
 """
 
 from __future__ import annotations
@@ -226,6 +229,10 @@ def main() -> None:
         else:
             run("chirploc", "train", "--data", str(train_data), "--out", str(lora), "--config", str(recipe),
                 "--backbone", str(pre), "--no-progress")
+        if read_json(lora / "config.json", fix="train it again")["model"].get("head") == "dense":
+            print(f"+ calibrate {lora} on the val split of {train_data}", flush=True)
+            subprocess.run([sys.executable, str(REPO / "benchmarks" / "calibrate.py"), str(lora), "--data",
+                            str(train_data)], check=True)
         run("chirploc", "evaluate", str(lora), "--data", str(args.data), "--split", "test")
     if args.no_package:
         return

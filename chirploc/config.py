@@ -28,6 +28,10 @@ _HEAD_HELP = (
     "'regression' (4 numbers and kind logits from all tokens) or 'dense' (per-column maps and a physical "
     "fit; needs full-frequency strip tokens, patch_size [H, w], and global_pool flatten)"
 )
+_FALLBACK_HELP = (
+    "dense: below this presence probability (and above 0.5) the fit is too unsure to trust: report the middle "
+    "of the frame's label ranges instead, flagged as a fallback (set by benchmarks/calibrate.py on a val split)"
+)
 _AMP_HELP = "'auto' (bf16 on a CPU with bf16 units, fp16 + GradScaler on CUDA), 'bf16', 'fp16', 'off'"
 
 
@@ -73,17 +77,21 @@ class ModelConfig:
     freq_sigma_hz: float = field(default=0.75, metadata={"help": "dense: width of the Gaussian frequency target, Hz"})
     time_subbins: int = field(default=4, metadata={"help": "dense: onset/offset bins per image column"})
     time_sigma_bins: float = field(default=1.0, metadata={"help": "dense: width of the Gaussian edge target, bins"})
+    fallback_p_chirp: float = field(default=0.0, metadata={"help": _FALLBACK_HELP})
 
     def __post_init__(self) -> None:
         _coerce_numbers(
             self,
-            ("lora_alpha", "lora_dropout", "drop_path_rate", "freq_step_hz", "freq_sigma_hz", "time_sigma_bins"),
+            ("lora_alpha", "lora_dropout", "drop_path_rate", "freq_step_hz", "freq_sigma_hz", "time_sigma_bins",
+             "fallback_p_chirp"),
             prefix="model.",
         )
         if self.head not in HEADS:
             raise ValueError(f"model.head={self.head!r} must be one of {list(HEADS)}")
         if self.head == "dense" and self.global_pool != "flatten":
             raise ValueError(f"model.head=dense needs model.global_pool=flatten (got {self.global_pool!r})")
+        if not 0.0 <= self.fallback_p_chirp < 1.0:
+            raise ValueError(f"model.fallback_p_chirp={self.fallback_p_chirp!r} must lie in [0, 1)")
         if min(self.freq_step_hz, self.freq_sigma_hz, self.time_sigma_bins) <= 0 or int(self.time_subbins) < 1:
             raise ValueError(
                 f"model.freq_step_hz={self.freq_step_hz!r}, freq_sigma_hz={self.freq_sigma_hz!r} and "

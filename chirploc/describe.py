@@ -116,6 +116,9 @@ def describe_images(
     """One record per prepared uint8 (H, W) image (see :func:`chirploc.text.result_record`)."""
     pred = predictor.predict(np.stack(images))  # (B,) per key
     p_chirp = pred.get("p_chirp")
+    for i in np.flatnonzero(pred.get("fallback", np.zeros(len(images), bool))):
+        notes[i] = [*notes[i], f"the image hardly shows the chirp (p_chirp {p_chirp[i]:.2f}): the labels are the "
+                    "middle of the model's ranges, not a fit"]
     return [
         result_record(
             file,

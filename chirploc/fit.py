@@ -44,17 +44,38 @@ CHUNK = 16  # images per search step (bounds memory: CHUNK x candidates x column
 
 @dataclass(frozen=True)
 class FitPriors:
-    """What the frame says about the labels: ranges the fit keeps its answers inside."""
+    """What the frame says about the labels: ranges the fit keeps its answers inside, and the
+    presence probability below which it answers their middle instead (``fallback_p_chirp``)."""
 
     t_start_s: tuple[float, float]
     duration_s: tuple[float, float]
     freq_hz: tuple[float, float]
     max_sweep_hz: float
+    fallback_p_chirp: float = 0.0
 
     @classmethod
-    def from_frame(cls, frame: GenConfig) -> FitPriors:
+    def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0) -> FitPriors:
         sig = frame.signal
-        return cls(tuple(sig.t_start_s), tuple(sig.duration_s), tuple(sig.freq_hz), float(sig.max_sweep_hz))
+        return cls(tuple(sig.t_start_s), tuple(sig.duration_s), tuple(sig.freq_hz), float(sig.max_sweep_hz),
+                   fallback_p_chirp)
+
+    def middle(self) -> dict[str, float]:
+        """The middle of each label range: the answer with the least expected squared error when the
+        image says nothing about the chirp."""
+        f_mid = sum(self.freq_hz) / 2
+        return {"t_start_s": sum(self.t_start_s) / 2, "duration_s": sum(self.duration_s) / 2,
+                "f_start_hz": f_mid, "f_end_hz": f_mid}
+
+
+def apply_fallback(pred: dict[str, np.ndarray], priors: FitPriors) -> dict[str, np.ndarray]:
+    """``pred`` with the labels of unsure images (0.5 <= p_chirp < priors.fallback_p_chirp) replaced by
+    the middle of the frame's ranges, and a boolean ``fallback`` array saying which."""
+    unsure = (pred["p_chirp"] >= 0.5) & (pred["p_chirp"] < priors.fallback_p_chirp)
+    out = dict(pred)
+    for k, middle in priors.middle().items():
+        out[k] = np.where(unsure, middle, pred[k])
+    out["fallback"] = unsure
+    return out
 
 
 def band_pairs(priors: FitPriors, step_hz: float) -> torch.Tensor:

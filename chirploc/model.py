@@ -19,7 +19,7 @@ from chirpgen.config import TARGETS, GenConfig
 from chirploc.config import ModelConfig
 from chirploc.data import TargetNormalisation
 from chirploc.dense import DenseGrid, DenseHead, dense_loss
-from chirploc.fit import FitPriors, fit_maps
+from chirploc.fit import FitPriors, apply_fallback, fit_maps
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ class DenseChirpHead(DenseHead):
         return dense_loss(out, batch, self.grid)
 
     def decode(self, out: dict[str, torch.Tensor], normalisation: TargetNormalisation) -> dict[str, np.ndarray]:
-        return fit_maps({k: v.detach().float().cpu() for k, v in out.items()}, self.grid, self.priors)
+        return apply_fallback(fit_maps({k: v.detach().float().cpu() for k, v in out.items()}, self.grid, self.priors),
+                              self.priors)
 
 
 class ChirpLocModel(nn.Module):
@@ -137,7 +138,8 @@ def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> Dens
             f"{width}, got {list(patch)}; set model.model_kwargs.patch_size=[{height}, 2]"
         )
     grid = DenseGrid.from_frame(frame, cfg.freq_step_hz, int(cfg.time_subbins), cfg.freq_sigma_hz, cfg.time_sigma_bins)
-    return DenseChirpHead(backbone.num_features, grid, patch[1], cfg.head_hidden, FitPriors.from_frame(frame))
+    priors = FitPriors.from_frame(frame, cfg.fallback_p_chirp)
+    return DenseChirpHead(backbone.num_features, grid, patch[1], cfg.head_hidden, priors)
 
 
 def lora_config(cfg: ModelConfig) -> Any:

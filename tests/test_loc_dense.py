@@ -106,32 +106,6 @@ def test_dense_loss_learns_a_fixed_batch():
 
 # --- a tiny dense run end to end ----------------------------------------------------------------
 
-DENSE_TINY = [
-    "model.model_kwargs={embed_dim: 16, depth: 1, num_heads: 2, patch_size: [128, 2]}",
-    "model.global_pool=flatten",
-    "model.head=dense",
-    "model.head_hidden=16",
-    "model.adapt=full",
-    "batch_size=16",
-    "epochs=1",
-    "num_threads=1",
-    "amp=off",
-    "device=cpu",
-]
-
-
-@pytest.fixture(scope="module")
-def dense_run(tmp_path_factory):
-    from chirpgen.dataset import make_dataset
-    from chirploc.config import load_train_config
-    from chirploc.train import train
-
-    base = tmp_path_factory.mktemp("dense")
-    make_dataset(base / "data", 120, load_config("default", overrides=["signal.p_no_chirp=0.3"]), seed=4)
-    train(base / "data", base / "run", load_train_config(None, DENSE_TINY))
-    return base
-
-
 def test_a_dense_run_evaluates_errors_on_chirps_and_presence_on_all(dense_run):
     from chirpgen.shards import read_split
     from chirploc.evaluate import evaluate_run
@@ -173,3 +147,17 @@ def test_no_chirp_records_read_as_such():
     found = result_record("x.png", values, "linear", [], p_chirp=0.97)
     assert found["kind"] == "linear" and found["t_start_s"] == 1.0 and found["description"].startswith("A linear")
     assert "p_chirp" not in result_record("x.png", values, "linear", [])
+
+
+def test_the_fallback_answers_the_middle_of_the_ranges_only_when_unsure():
+    from chirploc.fit import apply_fallback
+
+    priors = FitPriors.from_frame(FRAME, fallback_p_chirp=0.8)
+    pred = {"t_start_s": np.array([3.0, 4.0, 5.0]), "duration_s": np.array([2.0, 2.0, 2.0]),
+            "f_start_hz": np.array([10.0, 10.0, 10.0]), "f_end_hz": np.array([20.0, 20.0, 20.0]),
+            "kind": np.array([0, 1, 2]), "p_chirp": np.array([0.3, 0.6, 0.9])}
+    out = apply_fallback(pred, priors)
+    assert out["fallback"].tolist() == [False, True, False]  # p 0.3 says "no chirp", not "unsure"
+    assert out["t_start_s"].tolist() == [3.0, 22.5, 5.0] and out["duration_s"][1] == 8.0
+    assert out["f_start_hz"][1] == out["f_end_hz"][1] == 50.5
+    assert not apply_fallback(pred, FitPriors.from_frame(FRAME))["fallback"].any()
