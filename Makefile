@@ -42,11 +42,13 @@ bench: $(STAMP)
 
 bench-full: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
-	$(BIN)/python benchmarks/train_reference.py --recipe benchmarks/reference/cpu.yaml
+	$(BIN)/python benchmarks/train_reference.py --recipe benchmarks/reference/cpu_dense.yaml
 	$(BIN)/python benchmarks/accuracy.py --data data/bench --split test --model chirploc/models/default --out benchmarks/results/accuracy.json
 	$(BIN)/python benchmarks/tables.py benchmarks/results/accuracy.json --out benchmarks/results/accuracy.md
+	$(BIN)/python benchmarks/detection.py
+	$(BIN)/python benchmarks/ablation.py --backbone runs/reference-cpu_dense-pre --images 12800
 	$(BIN)/python benchmarks/bench_generate.py
-	$(BIN)/python benchmarks/bench_train_speed.py --config benchmarks/reference/cpu.yaml --threads 2 --out benchmarks/results/train_speed_cpu_reference.json
+	$(BIN)/python benchmarks/bench_train_speed.py --config benchmarks/reference/cpu_dense.yaml --threads 2 --out benchmarks/results/train_speed_cpu_reference.json
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/readme.py
 

@@ -1,7 +1,12 @@
-"""Choose a dense-head run's fallback threshold on a val split, and write it into the run.
+"""Calibrate a dense-head run on val splits (never test) and write the results into the run.
 
-    python benchmarks/calibrate.py RUN --data data/bench-cpu_dense [--split val]
+    python benchmarks/calibrate.py RUN --data data/bench-cpu_dense [--noise-data DIR] [--split val]
 
+**Presence.** ``model.presence_logit_offset`` is set so that at most ``--noise-flag-rate`` (1 %) of the
+noise-only records of ``--noise-data`` (default ``--data``) get p_chirp >= 0.5: the
+(1 - rate) quantile of their image-level presence logits.
+
+**Fallback.**
 Below the threshold ``model.fallback_p_chirp`` (and above 0.5) the model answers the middle of the
 frame's label ranges instead of its fit: when the image hardly shows the chirp, that is the answer
 with the least expected squared error. The threshold is the one of a grid that minimises the sum over
@@ -28,12 +33,33 @@ from chirpgen.shards import read_split  # noqa: E402
 THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98)
 
 
+def presence_offset(predictor, data: Path, split: str, n: int, flag_rate: float) -> tuple[float, int]:
+    """The logit offset that flags ``flag_rate`` of the noise-only records of ``data`` (and their count)."""
+    import torch
+
+    from chirploc.model import prepare_images
+
+    arrays = read_split(data, split, n)
+    noise = arrays["image"][arrays["kind"] == NO_CHIRP_KIND]
+    if len(noise) * flag_rate < 2:
+        raise SystemExit(f"{data} {split} holds {len(noise)} noise-only records: too few to set a {flag_rate:.0%} rate")
+    logits = []
+    with torch.no_grad():
+        for i in range(0, len(noise), 256):
+            out = predictor.model(prepare_images(torch.from_numpy(noise[i : i + 256])))
+            logits.append(out["any_chirp"].float().numpy())
+    return float(np.quantile(np.concatenate(logits), 1 - flag_rate)), len(noise)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a dense-head run directory")
     parser.add_argument("--data", type=Path, required=True, help="data set of the run's frame")
     parser.add_argument("--split", choices=("train", "val"), default="val")
     parser.add_argument("--n", type=int, default=3000, help="first N records of the split")
+    parser.add_argument("--noise-data", type=Path, default=None, help="data set with noise-only records (default --data)")
+    parser.add_argument("--noise-n", type=int, default=20000, help="first N records of its split to take noise from")
+    parser.add_argument("--noise-flag-rate", type=float, default=0.01, help="share of noise-only images flagged")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "calibration.json")
     args = parser.parse_args()
     from chirploc.fit import apply_fallback
@@ -43,6 +69,11 @@ def main() -> None:
     head = predictor.model.head
     if not hasattr(head, "priors"):
         raise SystemExit(f"{args.run} has no dense head: nothing to calibrate")
+    config = read_json(args.run / "config.json", fix="train the run again")
+    offset, n_noise = presence_offset(predictor, args.noise_data or args.data, args.split, args.noise_n,
+                                      args.noise_flag_rate)
+    config["model"]["presence_logit_offset"] = offset
+    head.priors = dataclasses.replace(head.priors, presence_logit_offset=offset)
     arrays = read_split(args.data, args.split, args.n)
     chirp = arrays["kind"] != NO_CHIRP_KIND
     pred = predictor.predict(arrays["image"][chirp])
@@ -56,17 +87,19 @@ def main() -> None:
         curve.append({"threshold": threshold, "fallback_rate": float(fixed["fallback"].mean()), "rmse": rmse,
                       "cost": cost})
     best = min(curve, key=lambda c: c["cost"])
-    config = read_json(args.run / "config.json", fix="train the run again")
     config["model"]["fallback_p_chirp"] = best["threshold"]
     write_json_atomic(args.run / "config.json", config)
     record = {"benchmark": "calibration", "provenance": provenance(data=str(args.data),
               data_manifest_sha256=manifest_sha256(args.data), run=str(args.run)),
-              "split": args.split, "n": int(chirp.sum()), "chosen": best["threshold"], "curve": curve}
+              "split": args.split, "n": int(chirp.sum()), "chosen": best["threshold"], "curve": curve,
+              "presence": {"data": str(args.noise_data or args.data), "n_noise": n_noise,
+                           "flag_rate": args.noise_flag_rate, "logit_offset": offset}}
     write_json_atomic(args.out, record)
     for c in curve:
         print(f"p_chirp < {c['threshold']:.2f}: fallback {c['fallback_rate']:.3f}, cost {c['cost']:.4f}, "
               + ", ".join(f"{k} RMSE {v:.3f}" for k, v in c["rmse"].items()))
-    print(f"chose fallback_p_chirp = {best['threshold']} (written into {args.run / 'config.json'})")
+    print(f"presence_logit_offset = {offset:.3f} from {n_noise} noise-only records; "
+          f"chose fallback_p_chirp = {best['threshold']} (both written into {args.run / 'config.json'})")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ resumes): the fixed benchmark data set (``benchmarks/bench_data.py``) and the re
 set (``<recipe>.data.yaml``, else a high-SNR set: SNR 0-20 dB, seed 7), ``chirploc pretrain`` on it
 (the backbone, trained in full), ``chirploc train`` on the benchmark train split (LoRA adapters +
 head; with the data plan's overrides, e.g. some records made noise only), for a dense head
-``benchmarks/calibrate.py`` on the val split, ``chirploc evaluate`` on the test split, then a copy of
+``benchmarks/calibrate.py`` on the val splits (presence on the pretraining set's noise-only records), ``chirploc evaluate`` on the test split, then a copy of
 the loading files into ``chirploc/models/default/`` (at most 25 MB) and its ``README.md`` model card
 generated from the evaluation JSON.
 """
@@ -232,7 +232,7 @@ def main() -> None:
         if read_json(lora / "config.json", fix="train it again")["model"].get("head") == "dense":
             print(f"+ calibrate {lora} on the val split of {train_data}", flush=True)
             subprocess.run([sys.executable, str(REPO / "benchmarks" / "calibrate.py"), str(lora), "--data",
-                            str(train_data)], check=True)
+                            str(train_data), "--noise-data", str(pre_data)], check=True)
         run("chirploc", "evaluate", str(lora), "--data", str(args.data), "--split", "test")
     if args.no_package:
         return

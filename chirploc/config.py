@@ -32,6 +32,10 @@ _FALLBACK_HELP = (
     "dense: below this presence probability (and above 0.5) the fit is too unsure to trust: report the middle "
     "of the frame's label ranges instead, flagged as a fallback (set by benchmarks/calibrate.py on a val split)"
 )
+_PRESENCE_HELP = (
+    "dense: subtracted from the image-level presence logit, so that p_chirp >= 0.5 flags a chosen share of "
+    "noise-only images (set by benchmarks/calibrate.py on a val split)"
+)
 _AMP_HELP = "'auto' (bf16 on a CPU with bf16 units, fp16 + GradScaler on CUDA), 'bf16', 'fp16', 'off'"
 
 
@@ -78,12 +82,13 @@ class ModelConfig:
     time_subbins: int = field(default=4, metadata={"help": "dense: onset/offset bins per image column"})
     time_sigma_bins: float = field(default=1.0, metadata={"help": "dense: width of the Gaussian edge target, bins"})
     fallback_p_chirp: float = field(default=0.0, metadata={"help": _FALLBACK_HELP})
+    presence_logit_offset: float = field(default=0.0, metadata={"help": _PRESENCE_HELP})
 
     def __post_init__(self) -> None:
         _coerce_numbers(
             self,
             ("lora_alpha", "lora_dropout", "drop_path_rate", "freq_step_hz", "freq_sigma_hz", "time_sigma_bins",
-             "fallback_p_chirp"),
+             "fallback_p_chirp", "presence_logit_offset"),
             prefix="model.",
         )
         if self.head not in HEADS:

@@ -52,12 +52,13 @@ class FitPriors:
     freq_hz: tuple[float, float]
     max_sweep_hz: float
     fallback_p_chirp: float = 0.0
+    presence_logit_offset: float = 0.0  # p_chirp = sigmoid(logit - offset), calibrated on noise-only images
 
     @classmethod
-    def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0) -> FitPriors:
+    def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0, presence_logit_offset: float = 0.0) -> FitPriors:
         sig = frame.signal
         return cls(tuple(sig.t_start_s), tuple(sig.duration_s), tuple(sig.freq_hz), float(sig.max_sweep_hz),
-                   fallback_p_chirp)
+                   fallback_p_chirp, presence_logit_offset)
 
     def middle(self) -> dict[str, float]:
         """The middle of each label range: the answer with the least expected squared error when the
@@ -202,6 +203,6 @@ def _fit_chunk(out: dict[str, torch.Tensor], grid: DenseGrid, priors: FitPriors)
         "f_end_hz": pairs[:, 1].double().numpy(),
         "duration_s": dur.double().numpy(),
         "kind": kind.numpy().astype(np.int64),
-        "p_chirp": torch.sigmoid(out["any_chirp"].float()).double().numpy(),
+        "p_chirp": torch.sigmoid(out["any_chirp"].float() - priors.presence_logit_offset).double().numpy(),
         "confidence": (scores.max(1).values / w.sum(1)).double().numpy(),
     }

@@ -138,7 +138,7 @@ def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> Dens
             f"{width}, got {list(patch)}; set model.model_kwargs.patch_size=[{height}, 2]"
         )
     grid = DenseGrid.from_frame(frame, cfg.freq_step_hz, int(cfg.time_subbins), cfg.freq_sigma_hz, cfg.time_sigma_bins)
-    priors = FitPriors.from_frame(frame, cfg.fallback_p_chirp)
+    priors = FitPriors.from_frame(frame, cfg.fallback_p_chirp, cfg.presence_logit_offset)
     return DenseChirpHead(backbone.num_features, grid, patch[1], cfg.head_hidden, priors)
 
 
