@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 
@@ -13,6 +18,23 @@ from chirpgen.config import load_config, preset_names
 from chirpgen.plumbing import user_errors
 
 RESUME_HINT = "Interrupted: complete shards are kept; run the same command again to resume."
+
+
+@contextmanager
+def _ctrl_c_noticed() -> Iterator[threading.Event]:
+    """Record every Ctrl-C in an Event while also raising KeyboardInterrupt as usual, so that one
+    that lands where Python ignores exceptions still stops the work at the next block."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,8 +63,15 @@ def make(n: int, out: str, preset: str, config_path: str | None, overrides: tupl
 
     config = load_config(preset, config_path, list(overrides))
     start = time.perf_counter()
-    with tqdm(total=n if n > 0 else None, unit="sample", disable=quiet, file=sys.stderr, smoothing=0.1) as bar:
-        manifest = make_dataset(out, n, config, seed=seed, workers=workers, shard_size=shard_size, progress=bar.update)
+    with tqdm(total=n if n > 0 else None, unit="sample", disable=quiet, file=sys.stderr, smoothing=0.1) as bar, \
+            _ctrl_c_noticed() as stop:
+
+        def advance(k: int) -> None:
+            if stop.is_set():  # a Ctrl-C whose KeyboardInterrupt was swallowed (e.g. inside a finaliser)
+                raise KeyboardInterrupt
+            bar.update(k)
+
+        manifest = make_dataset(out, n, config, seed=seed, workers=workers, shard_size=shard_size, progress=advance)
     seconds = time.perf_counter() - start
     counts = ", ".join(f"{k} {v}" for k, v in manifest["split_counts"].items())
     click.echo(f"wrote {n} samples ({counts}) in {len(manifest['shards'])} shards to {out} in {seconds:.1f} s")
