@@ -96,11 +96,14 @@ def regenerate_signals(config: GenConfig, seed: int, split: str, index: np.ndarr
 
 
 def run_estimators(config: GenConfig, seed: int, split: str, batch: dict[str, np.ndarray], model: str | None,
-                   baselines: tuple[str, ...]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
-    """Predictions of each chosen estimator on ``batch``, and the seconds each took."""
+                   baselines: tuple[str, ...]
+                   ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], dict[str, float]]:
+    """Predictions of each chosen estimator on ``batch``, a dense-head model's extra outputs (presence
+    and fit confidence, for the .npz), and the seconds each took."""
     images = batch["image"]
     preds: dict[str, dict[str, np.ndarray]] = {}
     timings: dict[str, float] = {}
+    extras: dict[str, np.ndarray] = {}
     if "ridge" in baselines:
         t = time.perf_counter()
         preds["ridge"] = run_baseline("ridge", images, config)
@@ -124,9 +127,7 @@ def run_estimators(config: GenConfig, seed: int, split: str, batch: dict[str, np
         timings["model_s"] = time.perf_counter() - t
         preds["model"] = {k: np.asarray(out[k]) for k in OUTPUT_KEYS}
         extras = {k: np.asarray(out[k]) for k in ("p_chirp", "confidence") if k in out}
-        if extras:  # a dense-head model: its presence and fit confidence go into the .npz
-            preds["model_extras"] = extras
-    return preds, timings
+    return preds, extras, timings
 
 
 def evaluate(data: str | Path, split: str, n: int | None, model: str | None, baselines: tuple[str, ...],
@@ -143,7 +144,7 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
                                 truth["f_start_hz"], truth["f_end_hz"], batch["snr_db"])
     crb_s = time.perf_counter() - t
     crb_std = dict(zip(BOUND_TARGETS, (crb0, crb1), strict=True))
-    preds, timings = run_estimators(config, int(manifest["seed"]), split, batch, model, baselines)
+    preds, extras, timings = run_estimators(config, int(manifest["seed"]), split, batch, model, baselines)
     timings = {"crb_s": crb_s, **timings}
     n_done = len(batch["image"])
     for name in list(timings):
@@ -155,8 +156,6 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
     widths = bin_widths(config)
     estimators = {}
     for name, pred in preds.items():
-        if name == "model_extras":
-            continue
         stats = evaluate_predictions(pred, truth, batch["snr_db"], edges, widths)
         add_bound_ratios(stats, masks, crb_std)
         estimators[name] = stats
@@ -175,7 +174,8 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
     arrays = {"snr_db": batch["snr_db"], "index": batch["index"],
               **{f"crb_{k}": v for k, v in crb_std.items()},
               **{f"true_{k}": v for k, v in truth.items()},
-              **{f"{name}_{k}": np.asarray(v) for name, p in preds.items() for k, v in p.items()}}
+              **{f"{name}_{k}": np.asarray(v) for name, p in preds.items() for k, v in p.items()},
+              **{f"model_extras_{k}": v for k, v in extras.items()}}
     return result, arrays
 
 

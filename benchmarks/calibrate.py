@@ -78,7 +78,7 @@ def main() -> None:
     chirp = arrays["kind"] != NO_CHIRP_KIND
     pred = predictor.predict(arrays["image"][chirp])
     priors = head.priors
-    spans = {k: np.ptp(getattr(priors, k) if k in ("t_start_s", "duration_s") else priors.freq_hz) for k in TARGETS}
+    spans = {k: hi - lo for k, (lo, hi) in predictor.normalisation.ranges.items()}  # the frame's label ranges
     curve = []
     for threshold in THRESHOLDS:
         fixed = apply_fallback(pred, dataclasses.replace(priors, fallback_p_chirp=threshold))

@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from chirpgen.config import GenConfig
+from chirpgen.config import KIND_NAMES, GenConfig
 from chirpgen.signal import frequency_law
 
 
@@ -67,8 +67,6 @@ def column_frequencies(
     grid: DenseGrid, kind: int, t_start_s: float, duration_s: float, f_start_hz: float, f_end_hz: float
 ) -> np.ndarray:
     """f(t_m) of the chirp at every column centre it covers, NaN elsewhere (and for no chirp)."""
-    from chirpgen.config import KIND_NAMES
-
     out = np.full(grid.n_columns, np.nan)
     if not np.isfinite(t_start_s) or kind >= len(KIND_NAMES):
         return out
@@ -91,9 +89,9 @@ class DenseHead(nn.Module):
         self.any_chirp = nn.Linear(in_features, 1)
 
     def forward(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(B, 1 + N, D) tokens (class token first) to the maps, all float32 logits."""
-        g, n_prefix = self.grid, tokens.shape[1] - g_tokens(self.grid, self.pw)
-        cls, strips = tokens[:, 0], tokens[:, n_prefix:]  # (B, D), (B, N, D)
+        """(B, 1 + N, D) tokens (class token first, the N strips last) to the maps, all float32 logits."""
+        g = self.grid
+        cls, strips = tokens[:, 0], tokens[:, -(g.n_columns // self.pw) :]  # (B, D), (B, N, D)
         b = strips.shape[0]
         out = self.mlp(strips).float().reshape(b, g.n_columns, -1)  # (B, W, F + 1 + 2 S)
         f, s = g.n_freq_bins, g.time_subbins
@@ -104,11 +102,6 @@ class DenseHead(nn.Module):
             "offset": out[..., f + 1 + s :].reshape(b, -1),  # (B, W S)
             "any_chirp": self.any_chirp(cls).float().squeeze(1),  # (B,)
         }
-
-
-def g_tokens(grid: DenseGrid, columns_per_token: int) -> int:
-    """Number of strip tokens."""
-    return grid.n_columns // columns_per_token
 
 
 def _gaussian_targets(centres: torch.Tensor, n_bins: int, sigma_bins: float) -> torch.Tensor:

@@ -24,6 +24,7 @@ Notes:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -79,8 +80,9 @@ def apply_fallback(pred: dict[str, np.ndarray], priors: FitPriors) -> dict[str, 
     return out
 
 
+@functools.lru_cache(maxsize=8)
 def band_pairs(priors: FitPriors, step_hz: float) -> torch.Tensor:
-    """(C, 2) grid of (f0, f1) pairs over the band with |f1 - f0| <= max_sweep_hz."""
+    """(C, 2) grid of (f0, f1) pairs over the band with |f1 - f0| <= max_sweep_hz (built once per priors)."""
     lo, hi = priors.freq_hz
     f = torch.arange(lo, hi + 1e-9, step_hz, dtype=torch.float32)
     f0, f1 = torch.meshgrid(f, f, indexing="ij")
@@ -148,20 +150,29 @@ def _curve_scores(
     return (mid * w[:, None, :]).sum(-1)
 
 
-def _search(logp: torch.Tensor, u: torch.Tensor, w: torch.Tensor, kind: str, coarse: torch.Tensor,
-            priors: FitPriors, df: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Best (f0, f1) (B, 2) and score (B,) of one law: the coarse grid, then the finer ones."""
-    # the coarse grid is 2 Hz apart: score it on log p max-pooled over +-1 Hz so no curve falls between
+@functools.cache
+def _offsets(half_hz: float, step_hz: float) -> torch.Tensor:
+    """(C', 2) offsets (d0, d1) of a square grid of half width ``half_hz`` and step ``step_hz``."""
+    d = torch.arange(-half_hz, half_hz + 1e-9, step_hz)
+    d0, d1 = torch.meshgrid(d, d, indexing="ij")
+    return torch.stack([d0.reshape(-1), d1.reshape(-1)], 1)
+
+
+def _pooled(logp: torch.Tensor, df: float) -> torch.Tensor:
+    """log p max-pooled over +-COARSE_STEP_HZ / 2, so that no curve falls between coarse grid points."""
     half = int(round(0.5 * COARSE_STEP_HZ / df))
-    pooled = torch.nn.functional.max_pool1d(logp.flatten(0, 1)[:, None], 2 * half + 1, 1, half).view_as(logp)
+    return torch.nn.functional.max_pool1d(logp.flatten(0, 1)[:, None], 2 * half + 1, 1, half).view_as(logp)
+
+
+def _search(logp: torch.Tensor, pooled: torch.Tensor, u: torch.Tensor, w: torch.Tensor, kind: str,
+            priors: FitPriors, df: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Best (f0, f1) (B, 2) and score (B,) of one law: the coarse grid on ``pooled``, then the finer ones."""
+    coarse = band_pairs(priors, COARSE_STEP_HZ)
     scores = _curve_scores(pooled, u, w, kind, coarse[None].expand(len(logp), -1, -1), df, interpolate=False)
     best = coarse[scores.argmax(1)]  # (B, 2)
     lo, hi = priors.freq_hz
     for half, step in REFINE:
-        d = torch.arange(-half, half + 1e-9, step)
-        d0, d1 = torch.meshgrid(d, d, indexing="ij")
-        pairs = best[:, None, :] + torch.stack([d0.reshape(-1), d1.reshape(-1)], 1)[None]  # (B, C', 2)
-        pairs = pairs.clamp(lo, hi)
+        pairs = (best[:, None, :] + _offsets(half, step)[None]).clamp(lo, hi)  # (B, C', 2)
         scores = _curve_scores(logp, u, w, kind, pairs, df)
         best = pairs[torch.arange(len(best)), scores.argmax(1)]
     return best, scores.max(1).values
@@ -192,8 +203,8 @@ def _fit_chunk(out: dict[str, torch.Tensor], grid: DenseGrid, priors: FitPriors)
     w[:, 0] = 1.0  # at least one column
     logp = torch.log_softmax(out["freq"].float(), dim=-1)  # (B, W, F)
     logp = logp.gather(1, cols[..., None].expand(-1, -1, logp.shape[-1]))  # (B, M, F)
-    coarse = band_pairs(priors, COARSE_STEP_HZ)
-    fits = [_search(logp, u.clamp(0, 1), w, kind, coarse, priors, grid.freq_step_hz) for kind in KIND_NAMES]
+    pooled = _pooled(logp, grid.freq_step_hz)  # the same for every law
+    fits = [_search(logp, pooled, u.clamp(0, 1), w, kind, priors, grid.freq_step_hz) for kind in KIND_NAMES]
     scores = torch.stack([s for _, s in fits], 1)  # (B, K)
     kind = scores.argmax(1)
     pairs = torch.stack([p for p, _ in fits], 1)[torch.arange(len(kind)), kind]  # (B, 2)

@@ -129,8 +129,7 @@ def make_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig, n_kinds: 
 def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> DenseChirpHead:
     from chirploc.backbone import BackboneError
 
-    base = getattr(backbone, "base_model", None)
-    patch = tuple((base.model if base is not None else backbone).patch_embed.patch_size)
+    patch = tuple(backbone.patch_embed.patch_size)  # the head is made before LoRA wraps the backbone
     height, width = frame.image_shape
     if patch[0] != height or width % patch[1]:
         raise BackboneError(
