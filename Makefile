@@ -23,10 +23,11 @@ demo: $(STAMP)
 	$(BIN)/chirploc train --data $(DEMO)/data --out $(DEMO)/run --config configs/debug.yaml --backbone $(DEMO)/pre --no-progress
 	$(BIN)/chirploc evaluate $(DEMO)/run --data $(DEMO)/data --split test
 	$(BIN)/chirpgen export $(DEMO)/data --split test --n 3 --out $(DEMO)/pngs
-	$(BIN)/chirploc describe $(DEMO)/pngs/test-0000000.png --model $(DEMO)/run --plot $(DEMO)/describe.png
-	@echo "the packaged default model on the same image:"
-	$(BIN)/chirploc describe $(DEMO)/pngs/test-0000000.png --json
-	@echo "labels of that image:" && sed -n 2p $(DEMO)/pngs/labels.csv
+	$(BIN)/chirploc package $(DEMO)/run --out $(DEMO)/model
+	$(BIN)/chirploc describe $(DEMO)/pngs --model $(DEMO)/model --plot $(DEMO)/figures
+	@echo "the packaged default model on the same images:"
+	$(BIN)/chirploc describe $(DEMO)/pngs --json
+	@echo "their labels:" && cat $(DEMO)/pngs/labels.csv
 
 test: $(STAMP)
 	$(BIN)/pytest -m "not gpu"

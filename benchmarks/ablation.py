@@ -53,7 +53,7 @@ def run_variant(name: str, overrides: list[str], backbone: Path | None, args: ar
         train(data, out, recipe)
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     test = read_split(args.test_data, "test", args.n_test)
-    predictor = load_predictor(out)
+    predictor = load_predictor(out, engine="torch")  # counts the torch model's parameters
     pred = predictor.predict(test["image"])
     row = {
         "variant": name,

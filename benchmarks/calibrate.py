@@ -65,7 +65,7 @@ def main() -> None:
     from chirploc.fit import apply_fallback
     from chirploc.inference import load_predictor
 
-    predictor = load_predictor(args.run)
+    predictor = load_predictor(args.run, engine="torch")  # reads the maps of the torch model
     head = predictor.model.head
     if not hasattr(head, "priors"):
         raise SystemExit(f"{args.run} has no dense head: nothing to calibrate")

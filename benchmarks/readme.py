@@ -121,11 +121,16 @@ def train_speed(records: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 
 def inference_speed(record: dict[str, Any]) -> list[str]:
-    r = record["results"]
-    lines = md_header(["autocast", f"images/s (batch {r['off']['batch']})", "one image (ms)"])
-    for amp in ("off", "bf16"):
-        lines.append(md_row([amp, f"{r[amp]['images_per_s']:.0f}", f"{r[amp]['single_image_ms']:.1f}"]))
-    return lines + ["", f"`chirploc describe one.png --json` end to end in a fresh process: {r['describe_cli_s']:.2f} s."]
+    """One row per runtime: in-process throughput and latency, and the describe command in fresh processes."""
+    lines = md_header(["runtime", "images/s (batch 256)", "one image (ms)", "`describe one.png`: wall (s)",
+                       "peak memory (MB)", f"`describe` a folder of {record['provenance'].get('n_folder', 1000):,} PNGs: images/s"])
+    for name, r in record["results"].items():
+        for amp, p in r["in_process"].items():
+            label = name if amp == "fp32" else f"{name}, bf16 autocast"
+            one, folder = r["describe_one_png"], r["describe_folder"]
+            cli = [f"{one['wall_s']:.2f}", f"{one['peak_mb']:.0f}", f"{folder['images_per_s']:.0f}"] if amp == "fp32" else ["", "", ""]
+            lines.append(md_row([label, f"{p['images_per_s']:.0f}", f"{p['single_image_ms']:.1f}", *cli]))
+    return lines
 
 
 def detection(record: dict[str, Any]) -> list[str]:

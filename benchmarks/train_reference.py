@@ -9,16 +9,16 @@ resumes): the fixed benchmark data set (``benchmarks/bench_data.py``) and the re
 set (``<recipe>.data.yaml``, else a high-SNR set: SNR 0-20 dB, seed 7), ``chirploc pretrain`` on it
 (the backbone, trained in full), ``chirploc train`` on the benchmark train split (LoRA adapters +
 head; with the data plan's overrides, e.g. some records made noise only), for a dense head
-``benchmarks/calibrate.py`` on the val splits (presence on the pretraining set's noise-only records), ``chirploc evaluate`` on the test split, then a copy of
-the loading files into ``chirploc/models/default/`` (at most 25 MB) and its ``README.md`` model card
-generated from the evaluation JSON.
+``benchmarks/calibrate.py`` on the val splits (presence on the pretraining set's noise-only records),
+``chirploc evaluate`` on the test split, then the best checkpoint packaged with its adapters merged
+into the backbone (``chirploc package``) as ``chirploc/models/default/`` (at most 25 MB), and its
+``README.md`` model card generated from the evaluation JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,8 +37,6 @@ from chirpgen.shards import manifest_config, read_manifest  # noqa: E402
 
 PACKAGE_DIR = REPO / "chirploc" / "models" / "default"
 MAX_BYTES = 25 * 2**20
-RUN_FILES = ("config.json", "frame.json", "normalisation.json", "backbone.json", "base.safetensors", "metrics.jsonl")
-CHECKPOINT_FILES = ("head.safetensors", "adapter.safetensors", "adapter_config.json", "checkpoint.json")
 
 
 PRETRAIN_DATA = {"n": 24_000, "seed": 7, "overrides": ["signal.snr_db=[0, 20]"]}
@@ -81,16 +79,10 @@ def training_minutes(run_dir: Path) -> float:
 
 
 def package(run_dir: Path, dest: Path) -> int:
-    """Copy what loading the best checkpoint needs into ``dest``; return its size in bytes."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    (dest / "best").mkdir(parents=True)
-    for name in RUN_FILES:
-        if (run_dir / name).exists():
-            shutil.copy2(run_dir / name, dest / name)
-    for name in CHECKPOINT_FILES:
-        if (run_dir / "best" / name).exists():
-            shutil.copy2(run_dir / "best" / name, dest / "best" / name)
+    """Package the best checkpoint into ``dest`` (LoRA merged, chirploc.checkpoint.package_run); return its size in bytes."""
+    from chirploc.checkpoint import package_run
+
+    package_run(run_dir, dest)
     config = read_json(dest / "config.json", fix="the run directory is incomplete; train it again")
     weights = Path(config["model"]["weights"])
     if weights.is_absolute():  # where the backbone came from, as a path inside the repository
@@ -183,7 +175,9 @@ def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
         f"on the benchmark train split ({card.train_manifest['split_counts']['train']:,} samples, "
         f"`benchmarks/bench_data.py`{_no_chirp_share(card.train_manifest)}), {card.minutes['train']:.1f} min of epochs. "
         f"Best epoch {card.best_epoch} by val loss.",
-        f"- Files: {card.size_bytes / 2**20:.1f} MB (safetensors and JSON; nothing is unpickled when loading).",
+        f"- Files: {card.size_bytes / 2**20:.1f} MB (safetensors and JSON; nothing is unpickled when loading), "
+        "the LoRA adapters merged into the backbone weights, so that loading needs neither peft nor torch "
+        "(chirploc.engine).",
         "",
         f"## Test table (benchmark {info.get('split', 'test')} split, {card.evaluation['overall']['n']:,} samples)",
         "",

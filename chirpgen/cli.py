@@ -1,4 +1,4 @@
-"""The ``chirpgen`` command: make, export and info. A thin shell over the library."""
+"""The ``chirpgen`` command: make, join, export and info. A thin shell over the library."""
 
 from __future__ import annotations
 
@@ -52,16 +52,18 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Data set seed; each sample is a function of (config, seed, split, index).")
 @click.option("--workers", type=int, default=2, show_default=True, help="Processes computing samples.")
 @click.option("--shard-size", type=int, default=10_000, show_default=True, help="Samples per HDF5 shard.")
+@click.option("--part", default=None, metavar="K/N", help="Write only part K of N (for many machines); then chirpgen join.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors(RESUME_HINT)
 def make(n: int, out: str, preset: str, config_path: str | None, overrides: tuple[str, ...], seed: int,
-         workers: int, shard_size: int, quiet: bool) -> None:
+         workers: int, shard_size: int, part: str | None, quiet: bool) -> None:
     """Generate a data set (or complete an interrupted one) in OUT."""
     from tqdm import tqdm
 
-    from chirpgen.dataset import make_dataset
+    from chirpgen.dataset import Part, make_dataset
 
     config = load_config(preset, config_path, list(overrides))
+    the_part = Part.parse(part) if part is not None else None
     start = time.perf_counter()
     with tqdm(total=n if n > 0 else None, unit="sample", disable=quiet, file=sys.stderr, smoothing=0.1) as bar, \
             _ctrl_c_noticed() as stop:
@@ -71,10 +73,28 @@ def make(n: int, out: str, preset: str, config_path: str | None, overrides: tupl
                 raise KeyboardInterrupt
             bar.update(k)
 
-        manifest = make_dataset(out, n, config, seed=seed, workers=workers, shard_size=shard_size, progress=advance)
+        manifest = make_dataset(out, n, config, seed=seed, workers=workers, shard_size=shard_size, progress=advance,
+                                part=the_part)
     seconds = time.perf_counter() - start
+    if the_part is not None:
+        done = sum(s["count"] for s in manifest["shards"])
+        click.echo(f"wrote part {part} ({done} samples in {len(manifest['shards'])} shards) to {out} in {seconds:.1f} s; "
+                   f"when all {the_part.n} parts are done: chirpgen join {out} [OTHER PART DIRECTORIES]")
+        return
     counts = ", ".join(f"{k} {v}" for k, v in manifest["split_counts"].items())
     click.echo(f"wrote {n} samples ({counts}) in {len(manifest['shards'])} shards to {out} in {seconds:.1f} s")
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.argument("parts", nargs=-1, type=click.Path(file_okay=False))
+@user_errors()
+def join(out: str, parts: tuple[str, ...]) -> None:
+    """Join the parts made by make --part K/N (in OUT and the PARTS directories) into the data set OUT."""
+    from chirpgen.dataset import join_parts
+
+    manifest = join_parts(out, list(parts))
+    click.echo(f"joined {manifest['n']} samples in {len(manifest['shards'])} shards into {out}")
 
 
 @main.command()
@@ -94,12 +114,13 @@ def export(data: str, split: str, n: int, out: str) -> None:
 @main.command()
 @click.argument("data", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--no-verify", is_flag=True, help="Skip checking each shard's sha256 against the manifest (reads every byte).")
 @user_errors()
-def info(data: str, as_json: bool) -> None:
-    """Counts per split and kind, SNR range, frame and sizes of the data set DATA."""
+def info(data: str, as_json: bool, no_verify: bool) -> None:
+    """Counts per split and kind, SNR range, frame and sizes of the data set DATA (shards verified)."""
     from chirpgen.export import dataset_info, format_info
 
-    result = dataset_info(data)
+    result = dataset_info(data, verify=not no_verify)
     click.echo(json.dumps(result, indent=2) if as_json else format_info(result))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,29 @@ GREY_DEFINITION = (
 )
 
 
-def _range(name: str, value: Any, *, low: float | None = None) -> tuple[float, float]:
+MAX_RECORD_SAMPLES = 100_000_000  # samples per record (sample_rate_hz * record_s)
+MAX_IMAGE_PIXELS = 16_000_000  # stft.freq_bins * image columns
+
+
+def finite_number(name: str, value: Any, *, integer: bool = False, what: str = "") -> float:
+    """``value`` as a finite float (or an int with ``integer``); ValueError naming ``name`` (and
+    ``what`` it must be) otherwise. Booleans are refused: YAML's ``true`` is not 1."""
+    what = what or ("an integer" if integer else "a finite number")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name}={value!r} must be {what}")
     try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} must be a pair [min, max] of numbers") from None
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} must be {what}") from None
+    if not math.isfinite(number) or (integer and number != int(number)):
+        raise ValueError(f"{name}={value!r} must be {what}")
+    return int(number) if integer else number
+
+
+def _range(name: str, value: Any, *, low: float | None = None) -> tuple[float, float]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"{name}={value!r} must be a pair [min, max] of numbers")
+    lo, hi = (finite_number(name, v) for v in value)
     if lo > hi:
         raise ValueError(f"{name}={[lo, hi]} has min > max; swap them")
     if low is not None and lo < low:
@@ -72,18 +91,23 @@ class SignalConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "sample_rate_hz", float(self.sample_rate_hz))
-        set_(self, "record_s", float(self.record_s))
+        set_(self, "sample_rate_hz", finite_number("signal.sample_rate_hz", self.sample_rate_hz))
+        set_(self, "record_s", finite_number("signal.record_s", self.record_s))
         if self.sample_rate_hz <= 0 or self.record_s <= 0:
             raise ValueError(
                 f"sample_rate_hz={self.sample_rate_hz} and record_s={self.record_s} must be > 0"
+            )
+        if self.sample_rate_hz * self.record_s > MAX_RECORD_SAMPLES:
+            raise ValueError(
+                f"signal.sample_rate_hz={self.sample_rate_hz:g} x record_s={self.record_s:g} makes records of "
+                f"{self.sample_rate_hz * self.record_s:.3g} samples (at most {MAX_RECORD_SAMPLES:.0e}); lower one of them"
             )
         set_(self, "t_start_s", _range("signal.t_start_s", self.t_start_s, low=0.0))
         set_(self, "duration_s", _range("signal.duration_s", self.duration_s))
         set_(self, "freq_hz", _range("signal.freq_hz", self.freq_hz))
         set_(self, "snr_db", _range("signal.snr_db", self.snr_db))
         set_(self, "kinds", tuple(self.kinds))
-        set_(self, "max_sweep_hz", float(self.max_sweep_hz))
+        set_(self, "max_sweep_hz", finite_number("signal.max_sweep_hz", self.max_sweep_hz))
         if self.duration_s[0] <= 0:
             raise ValueError(f"signal.duration_s={list(self.duration_s)} must be > 0")
         end_s = self.t_start_s[1] + self.duration_s[1]
@@ -112,10 +136,7 @@ class SignalConfig:
             raise ValueError(f"signal.kinds={list(self.kinds)} must be a non-empty subset of {list(KIND_NAMES)}")
         if self.noise not in NOISE_KINDS:
             raise ValueError(f"signal.noise={self.noise!r} must be one of {list(NOISE_KINDS)}")
-        try:
-            set_(self, "p_no_chirp", float(self.p_no_chirp))
-        except (TypeError, ValueError):
-            raise ValueError(f"signal.p_no_chirp={self.p_no_chirp!r} must be a number in [0, 1)") from None
+        set_(self, "p_no_chirp", finite_number("signal.p_no_chirp", self.p_no_chirp, what="a number in [0, 1)"))
         if not 0.0 <= self.p_no_chirp < 1.0:
             raise ValueError(
                 f"signal.p_no_chirp={self.p_no_chirp:g} must lie in [0, 1) (the fraction of records "
@@ -142,10 +163,10 @@ class StftConfig:
 
     def __post_init__(self) -> None:
         for name in ("window_len", "hop", "nfft", "freq_bins"):
-            value = getattr(self, name)
-            if int(value) != value or value <= 0:
+            value = finite_number(f"stft.{name}", getattr(self, name), integer=True)
+            if value <= 0:
                 raise ValueError(f"stft.{name}={value!r} must be a positive integer")
-            object.__setattr__(self, name, int(value))
+            object.__setattr__(self, name, value)
         if self.window_len > self.nfft:
             raise ValueError(
                 f"stft.window_len={self.window_len} exceeds stft.nfft={self.nfft}; raise nfft"
@@ -173,7 +194,10 @@ class GenConfig:
     )
 
     def __post_init__(self) -> None:
-        splits = {k: float(v) for k, v in dict(self.splits).items()}
+        if not isinstance(self.splits, dict):
+            raise ValueError(f"splits={self.splits!r} must map train, val and test to fractions, e.g. "
+                             "{train: 0.8, val: 0.1, test: 0.1}")
+        splits = {k: finite_number(f"splits.{k}", v) for k, v in self.splits.items()}
         if set(splits) != set(SPLIT_NAMES) or any(v < 0 for v in splits.values()):
             raise ValueError(f"splits={splits} must give train, val and test fractions >= 0")
         if abs(sum(splits.values()) - 1.0) > 1e-9:
@@ -187,6 +211,11 @@ class GenConfig:
             )
         if self.n_columns < 1:
             raise ValueError(f"stft.hop={self.stft.hop} is longer than the record; lower it")
+        if self.stft.freq_bins * self.n_columns > MAX_IMAGE_PIXELS:
+            raise ValueError(
+                f"images of {self.stft.freq_bins} x {self.n_columns} pixels (at most {MAX_IMAGE_PIXELS:.0e}); raise "
+                "stft.hop or shorten the record"
+            )
 
     @property
     def n_columns(self) -> int:
@@ -262,11 +291,15 @@ def apply_override(d: dict[str, Any], override: str, example: str = "signal.nois
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ValueError(f"override {override!r}: {part!r} is not a config section")
+            raise ValueError(f"override {override!r}: {part!r} holds {node!r}, not a section of keys; "
+                             f"set its keys instead, e.g. {example}")
     try:
-        node[parts[-1]] = yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
     except yaml.YAMLError:
         raise ValueError(f"override {override!r}: {raw!r} is not a YAML value (quote the whole KEY=VALUE)") from None
+    if isinstance(node.get(parts[-1]), dict) and not isinstance(value, dict):
+        raise ValueError(f"override {override!r}: {key!r} is a config section; set one of its keys, e.g. {example}")
+    node[parts[-1]] = value
 
 
 def load_config(

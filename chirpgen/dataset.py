@@ -3,17 +3,25 @@
 The layout and the schema versions are the data contract described in :mod:`chirpgen.shards`,
 which also reads them back. A shard is written to ``<name>.partial``, flushed, hashed and then
 renamed, so a file with the final name is always complete. The manifest is rewritten atomically
-after each shard.
+after each shard. One writer at a time: ``make_dataset`` holds an exclusive lock on
+``OUT/.chirpgen-make.lock`` (``fcntl.flock``, released by the kernel when the process dies, so a
+killed run leaves no stale lock), and a second writer refuses at once. Pool workers die with the
+main process (Linux: ``PR_SET_PDEATHSIG``; elsewhere a watchdog thread).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import shutil
+import signal
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +33,21 @@ from chirpgen import __version__
 from chirpgen.config import GREY_DEFINITION, KIND_NAMES, SNR_DEFINITION, GenConfig
 from chirpgen.plumbing import PARTIAL_SUFFIX, atomic_path, write_json_atomic
 from chirpgen.sample import make_sample
-from chirpgen.shards import LABEL_DTYPES, MANIFEST, DatasetError, read_manifest, schema_attrs
+from chirpgen.shards import (
+    LABEL_DTYPES,
+    MANIFEST,
+    DatasetError,
+    read_manifest,
+    schema_attrs,
+    sha256_file,
+    verify_shard,
+)
 from chirpgen.spectrogram import image_axes
 
 BLOCK = 64  # samples per task handed to a worker
+LOCK_FILE = ".chirpgen-make.lock"
+MAX_SHARDS = 100_000  # more shards than this is a mistake in --n or --shard-size
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,36 @@ class ShardPlan:
     split: str
     start: int
     count: int
+
+
+@dataclass(frozen=True)
+class Part:
+    """Part ``k`` of ``n`` of a data set (``chirpgen make --part K/N``): shards i with i % n == k - 1.
+
+    Parts can be made anywhere (a SLURM array, a Kubernetes indexed job, GNU parallel), in one shared
+    directory or in several; :func:`join_parts` checks them and makes the one data set, byte-identical
+    to a one-machine run.
+    """
+
+    k: int
+    n: int
+
+    @classmethod
+    def parse(cls, text: str) -> Part:
+        try:
+            k, n = (int(x) for x in str(text).split("/"))
+        except ValueError:
+            raise ValueError(f"--part {text!r} must look like K/N, e.g. 3/8 (part 3 of 8)") from None
+        if not 1 <= k <= n <= MAX_SHARDS:
+            raise ValueError(f"--part {text!r} needs 1 <= K <= N (and N at most {MAX_SHARDS:,})")
+        return cls(k, n)
+
+    @property
+    def manifest_name(self) -> str:
+        return f"manifest.part-{self.k}-of-{self.n}.json"
+
+    def select(self, plans: list[ShardPlan]) -> list[ShardPlan]:
+        return [p for i, p in enumerate(plans) if i % self.n == self.k - 1]
 
 
 def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
@@ -88,14 +137,6 @@ def _bounded_map(pool: ProcessPoolExecutor, tasks: list, ahead: int) -> Iterator
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _write_shard(
@@ -207,22 +248,84 @@ def _verify_done(out: Path, shard: ShardPlan, recorded: str | None, config: GenC
 
 
 def _check_args(n: int, shard_size: int, workers: int, seed: int) -> None:
+    for name, value in (("n", n), ("shard_size", shard_size), ("workers", workers), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name}={value!r} must be an integer")
     for name, value in (("n", n), ("shard_size", shard_size), ("workers", workers)):
-        if not isinstance(value, (int, np.integer)) or value <= 0:
+        if value <= 0:
             raise ValueError(f"{name}={value!r} must be a positive integer (1 or more)")
-    if seed < 0:
-        raise ValueError(f"seed={seed} must be >= 0")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed={seed} must be between 0 and {MAX_SEED}")
+    if -(-n // shard_size) > MAX_SHARDS:
+        raise ValueError(
+            f"--n {n} with --shard-size {shard_size} would make {-(-n // shard_size):,} shards (at most "
+            f"{MAX_SHARDS:,}); raise --shard-size"
+        )
 
 
-def _recorded_sha256(out: Path, identity: dict[str, Any]) -> dict[str, str | None]:
-    """sha256 by file name of the shards recorded in ``out``; DatasetError if it holds another data set."""
-    if not (out / MANIFEST).exists():
-        if any(out.glob("*.h5")):
+@contextmanager
+def _exclusive(out: Path, part: Part | None = None) -> Iterator[None]:
+    """Hold the output directory's lock for the block (see the module docstring); DatasetError if
+    another writer holds it. A part holds the directory's lock shared (parts may share a directory,
+    a whole run may not run beside them) and its own part lock exclusively."""
+    import fcntl
+
+    locks = [(out / LOCK_FILE, fcntl.LOCK_EX if part is None else fcntl.LOCK_SH)]
+    if part is not None:
+        locks.append((out / f".chirpgen-make.part-{part.k}-of-{part.n}.lock", fcntl.LOCK_EX))
+    handles = []
+    try:
+        for path, mode in locks:
+            fh = open(path, "a+")  # noqa: SIM115 - closed below; closing releases the lock
+            handles.append(fh)
+            try:
+                fcntl.flock(fh, mode | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                holder = fh.read().strip() or "?"
+                raise DatasetError(
+                    f"another chirpgen make (pid {holder}) is writing to {str(out)!r}; wait for it to finish, "
+                    "or choose another --out"
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+        yield
+    finally:
+        for fh in handles:
+            fh.close()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool worker initializer: end this worker when the main process dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _recorded_sha256(out: Path, identity: dict[str, Any], name: str = MANIFEST) -> dict[str, str | None]:
+    """sha256 by file name of the shards recorded in ``out``'s manifest ``name``; DatasetError if it
+    holds another data set."""
+    if not (out / name).exists():
+        if name == MANIFEST and any(out.glob("*.h5")):
             raise DatasetError(
                 f"{str(out)!r} holds .h5 files but no {MANIFEST}; use a new --out or delete them"
             )
         return {}
-    manifest = read_manifest(out)
+    manifest = read_manifest(out, name)
     _check_existing(out, manifest, identity)
     return {s["file"]: s.get("sha256") for s in manifest.get("shards", [])}
 
@@ -255,9 +358,9 @@ def _take_stock(
     config: GenConfig,
     progress: Callable[[int], None],
 ) -> list[tuple[dict[str, Any], ShardPlan]]:
-    """Remove stale .partial files, verify the shards already written; return (entry, plan) of the rest."""
-    for stale in out.glob("*" + PARTIAL_SUFFIX):
-        stale.unlink()
+    """Remove stale .partial files of ``plans``, verify the shards already written; return (entry, plan) of the rest."""
+    for plan in plans:  # ours alone under the lock (other parts' files are left alone)
+        (out / (plan.file + PARTIAL_SUFFIX)).unlink(missing_ok=True)
     todo = []
     for entry, plan in zip(manifest["shards"], plans, strict=False):
         if (out / plan.file).exists():
@@ -277,15 +380,16 @@ def _write_missing(
     seed: int,
     workers: int,
     progress: Callable[[int], None],
+    name: str = MANIFEST,
 ) -> None:
     """Write the shards in ``todo``, recording each one's sha256 in the manifest as it lands."""
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    pool = ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) if workers > 1 else None
     try:
         for entry, plan in todo:
             tasks = _tasks(config, seed, plan)
             blocks = _bounded_map(pool, tasks, ahead=4 * workers) if pool else map(_block, tasks)
             entry["sha256"] = _write_shard(out / plan.file, config, seed, plan, blocks, progress)
-            write_json_atomic(out / MANIFEST, manifest)
+            write_json_atomic(out / name, manifest)
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
@@ -299,6 +403,7 @@ def make_dataset(
     workers: int = 1,
     shard_size: int = 10_000,
     progress: Callable[[int], None] | None = None,
+    part: Part | None = None,
 ) -> dict[str, Any]:
     """Generate (or complete) a data set of ``n`` samples in ``out``; return its manifest.
 
@@ -313,18 +418,84 @@ def make_dataset(
         workers: processes computing samples (the main process writes).
         shard_size: samples per HDF5 shard.
         progress: called with the number of samples just finished (also for verified shards).
+        part: write only this part's shards, with its own manifest (see :class:`Part`).
     """
     _check_args(n, shard_size, workers, seed)
     out = Path(out)
     progress = progress or (lambda _: None)
+    name = MANIFEST if part is None else part.manifest_name
     _prepare_out(out)
-    identity = _identity(config, seed, n, shard_size)
-    recorded = _recorded_sha256(out, identity)
-    plans = plan_shards(n, config.splits, shard_size)
-    manifest = _new_manifest(config, n, identity, plans, recorded)
-    todo = _take_stock(out, manifest, plans, config, progress)
-    write_json_atomic(out / MANIFEST, manifest)
-    _write_missing(out, manifest, todo, config, seed, workers, progress)
-    manifest["complete"] = True
-    write_json_atomic(out / MANIFEST, manifest)
+    with _exclusive(out, part):  # our stale .partial files, our manifest and our shards are ours alone
+        identity = _identity(config, seed, n, shard_size)
+        recorded = _recorded_sha256(out, identity, name)
+        plans = plan_shards(n, config.splits, shard_size)
+        if part is not None:
+            plans = part.select(plans)
+        manifest = _new_manifest(config, n, identity, plans, recorded)
+        if part is not None:
+            manifest["part"] = [part.k, part.n]
+        todo = _take_stock(out, manifest, plans, config, progress)
+        write_json_atomic(out / name, manifest)
+        _write_missing(out, manifest, todo, config, seed, workers, progress, name)
+        manifest["complete"] = True
+        write_json_atomic(out / name, manifest)
+    return manifest
+
+
+def join_parts(out: str | Path, sources: list[str | Path] = ()) -> dict[str, Any]:
+    """Join the parts of a data set (``make --part K/N``) found in ``out`` and ``sources`` into the
+    data set in ``out``: every part present once and complete, all made with one config, seed, n and
+    shard size, every shard's sha256 verified; shards from other directories are copied in. The
+    manifest is the one a one-machine run writes; the part manifests and locks are then removed
+    from ``out``. Returns the manifest.
+    """
+    out = Path(out)
+    dirs = [out, *(Path(s) for s in sources)]
+    found: dict[tuple[int, int], tuple[Path, dict[str, Any]]] = {}
+    for d in dirs:
+        if not d.is_dir():
+            raise DatasetError(f"{str(d)!r} is not a directory; give the --out directories of the parts")
+        for path in sorted(d.glob("manifest.part-*-of-*.json")):
+            manifest = read_manifest(d, path.name)
+            key = tuple(manifest.get("part", ()))
+            if key in found and found[key][0] != d:
+                raise DatasetError(f"part {key[0]} of {key[1]} is in both {str(found[key][0])!r} and {str(d)!r}; keep one")
+            found[key] = (d, manifest)
+    if not found:
+        raise DatasetError(f"no part manifests (manifest.part-K-of-N.json) in {[str(d) for d in dirs]}; run chirpgen make --part K/N first")
+    first = next(iter(found.values()))[1]
+    total = first["part"][1]
+    ident_keys = ("config_sha256", "seed", "n", "shard_size")
+    for (k, n_parts), (d, manifest) in found.items():
+        if n_parts != total or any(manifest[x] != first[x] for x in ident_keys):
+            raise DatasetError(f"part {k} of {n_parts} in {str(d)!r} belongs to another data set (config, seed, n, "
+                               "shard size or number of parts differ); join the parts of one chirpgen make")
+        if not manifest.get("complete"):
+            raise DatasetError(f"part {k} of {n_parts} in {str(d)!r} is incomplete; run its chirpgen make --part {k}/{n_parts} again")
+    missing = [k for k in range(1, total + 1) if (k, total) not in found]
+    if missing:
+        raise DatasetError(f"parts {missing} of {total} are missing; make them with chirpgen make --part K/{total}")
+    config = GenConfig.from_dict(first["config"])
+    identity = {x: first[x] for x in ident_keys}
+    with _exclusive(out):
+        recorded: dict[str, str] = {}
+        for d, manifest in found.values():
+            for entry in manifest["shards"]:
+                src, dest = d / entry["file"], out / entry["file"]
+                if not src.is_file():
+                    raise DatasetError(f"shard {src} is missing; run its part's chirpgen make again")
+                verify_shard(src, entry["sha256"])
+                if d != out:
+                    with atomic_path(dest) as tmp:
+                        shutil.copyfile(src, tmp)
+                    verify_shard(dest, entry["sha256"])
+                recorded[entry["file"]] = entry["sha256"]
+        plans = plan_shards(identity["n"], config.splits, identity["shard_size"])
+        manifest = _new_manifest(config, identity["n"], identity, plans, recorded)
+        manifest["versions"] = first["versions"]
+        manifest["complete"] = True
+        write_json_atomic(out / MANIFEST, manifest)
+        for key in found:
+            (out / f"manifest.part-{key[0]}-of-{key[1]}.json").unlink(missing_ok=True)
+            (out / f".chirpgen-make.part-{key[0]}-of-{key[1]}.lock").unlink(missing_ok=True)
     return manifest

@@ -13,7 +13,14 @@ from PIL import Image
 
 from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, NO_CHIRP_NAME, SPLIT_NAMES, TARGETS, kind_name
 from chirpgen.plumbing import atomic_path
-from chirpgen.shards import DatasetError, check_schema, manifest_config, read_manifest, read_split
+from chirpgen.shards import (
+    DatasetError,
+    check_schema,
+    manifest_config,
+    read_manifest,
+    read_split,
+    verify_shard,
+)
 
 CSV_COLUMNS = ("file", "split", "index", "kind", *TARGETS, "snr_db")
 
@@ -53,8 +60,9 @@ def export_pngs(root: str | Path, split: str, n: int, out: str | Path) -> Path:
     return csv_path
 
 
-def dataset_info(root: str | Path) -> dict[str, Any]:
-    """Counts per split and kind, SNR range, frame (axes, image size) and sizes of a data set."""
+def dataset_info(root: str | Path, verify: bool = True) -> dict[str, Any]:
+    """Counts per split and kind, SNR range, frame (axes, image size) and sizes of a data set; with
+    ``verify``, every complete shard's sha256 is checked against the manifest first."""
     manifest = read_manifest(root)
     config = manifest_config(manifest)
     info: dict[str, Any] = {
@@ -62,6 +70,7 @@ def dataset_info(root: str | Path) -> dict[str, Any]:
         "preset": config.name,
         "seed": manifest["seed"],
         "complete": manifest.get("complete", False),
+        "verified": verify,
         "splits": {},
     }
     total_bytes = 0
@@ -77,6 +86,8 @@ def dataset_info(root: str | Path) -> dict[str, Any]:
         done = [s for s in manifest["shards"] if s["split"] == split and s.get("sha256")]
         for entry in done:
             path = Path(root) / entry["file"]
+            if verify:
+                verify_shard(path, entry["sha256"])
             with h5py.File(path, "r") as f:
                 check_schema(path, f.attrs)
                 kind = f["kind"][:]
@@ -118,7 +129,8 @@ def format_info(info: dict[str, Any]) -> str:
     fr = info["frame"]
     lines = [
         f"data set {info['root']} (preset {info['preset']}, seed {info['seed']}"
-        f"{'' if info['complete'] else ', INCOMPLETE: run the same chirpgen make again'})",
+        f"{'' if info['complete'] else ', INCOMPLETE: run the same chirpgen make again'}"
+        f"{', every shard sha256-verified' if info.get('verified') else ''})",
         f"frame: {fr['record_s']:g} s at {fr['sample_rate_hz']:g} Hz, image {fr['image_hw'][0]} x "
         f"{fr['image_hw'][1]} (rows {fr['freq_rows_hz'][0]:g}-{fr['freq_rows_hz'][1]:g} Hz every "
         f"{fr['bin_hz']:g} Hz, columns {fr['time_columns_s'][0]:.3f}-{fr['time_columns_s'][1]:.3f} s every "

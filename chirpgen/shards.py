@@ -5,6 +5,9 @@ Layout (the data contract, see README "Data format")::
     <out>/manifest.json         config, seed, versions, per shard: file, split, start, count, sha256
     <out>/<split>-00000.h5      shards of ``shard_size`` samples
 
+Every reader checks each shard's sha256 against the manifest before using it (once per file and
+process, :func:`verify_shard`), so a damaged file is named instead of read.
+
 Schema versions: 1 has a chirp in every record; 2 adds records without one (``kind`` 255, NaN
 labels, attribute ``no_chirp_kind``). A data set is written with the lowest version that holds it
 (1 unless ``signal.p_no_chirp > 0``, see :func:`schema_attrs`), so data sets without such records
@@ -15,6 +18,7 @@ Writing lives in :mod:`chirpgen.dataset`, which imports this module (never the r
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +33,7 @@ from chirpgen.plumbing import UserError
 
 SCHEMA_VERSION = 2  # the newest version written and read; see schema_attrs
 MANIFEST = "manifest.json"
+MANIFEST_KEYS = ("config", "seed", "split_counts", "shards")
 LABEL_DTYPES = {
     "t_start_s": np.float64,
     "f_start_hz": np.float64,
@@ -61,15 +66,49 @@ def check_schema(path: Path, attrs: Any) -> None:
         )
 
 
-def read_manifest(root: str | Path) -> dict[str, Any]:
-    """The manifest of a data set directory, or a DatasetError saying what is wrong."""
-    path = Path(root) / MANIFEST
+def read_manifest(root: str | Path, name: str = MANIFEST) -> dict[str, Any]:
+    """The manifest (file ``name``) of a data set directory, or a DatasetError saying what is wrong."""
+    path = Path(root) / name
     if not path.is_file():
         raise DatasetError(f"{str(root)!r} is not a chirpgen data set (no {MANIFEST}); run chirpgen make --out {root}")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path} is not valid JSON ({exc}); delete the directory and run chirpgen make again") from None
+    missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
+    if missing or not isinstance(manifest["shards"], list) or not isinstance(manifest["config"], dict):
+        what = f"lacks {', '.join(missing)}" if missing else "has a malformed config or shard list"
+        raise DatasetError(f"{path} {what}; it is not a chirpgen manifest: delete the directory and run chirpgen make again")
+    return manifest
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_VERIFIED: set[tuple[str, int, int, str]] = set()  # (path, size, mtime_ns, sha256) checked in this process
+
+
+def verify_shard(path: Path, recorded: str | None) -> None:
+    """DatasetError unless the shard's sha256 is the one its manifest recorded (``None``: not yet
+    recorded, nothing to check). Each file is hashed once per process while it is unchanged."""
+    if recorded is None:
+        return
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, recorded)
+    if key in _VERIFIED:
+        return
+    digest = sha256_file(path)
+    if digest != recorded:
+        raise DatasetError(
+            f"shard {path} is corrupt (sha256 {digest[:12]}... differs from the manifest's {recorded[:12]}...); "
+            "delete that file and run the same chirpgen make again to regenerate it"
+        )
+    _VERIFIED.add(key)
 
 
 def manifest_config(manifest: dict[str, Any]) -> GenConfig:
@@ -86,6 +125,7 @@ def iter_shards(root: str | Path, split: str) -> Iterator[Path]:
             path = Path(root) / s["file"]
             if not path.is_file():
                 raise DatasetError(f"shard {path} is missing; run the same chirpgen make again to complete the data set")
+            verify_shard(path, s.get("sha256"))
             yield path
 
 

@@ -15,14 +15,23 @@ Layout of a run directory::
     RUN/metrics.jsonl          one line per epoch
     RUN/backbone.safetensors   (pretrain runs) the best backbone, loadable by model.weights=RUN
 
-Each checkpoint is written to ``<name>.tmp`` and swapped in by renames, so ``best``/``last`` are
-always whole.
+A packaged model (:func:`package_run`) has the same layout with one checkpoint, ``best``, whose
+LoRA adapters are merged into ``best/backbone.safetensors`` (``"adapt": "merged"`` in its
+checkpoint.json): loading it needs neither peft nor the base weights, and chirploc.engine can run it
+without torch.
+
+Each checkpoint is written to ``<name>.tmp`` (its checkpoint.json, with the sha256 of every weight
+file, written last) and swapped in by renames; a kill between the renames leaves the complete
+``<name>.tmp`` or the previous ``<name>.old``, which :func:`recover_checkpoints` (run before any
+checkpoint is read) puts back. Weights are checked against their recorded sha256 on load. Per
+epoch, training writes ``best`` (when val improved), then the metrics line, then ``last``, the
+commit point: after a crash, ``best`` and metrics.jsonl are never behind ``last``, and a resume
+drops the metrics lines of epochs ``last`` does not hold and redoes those epochs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,19 +40,22 @@ from typing import Any
 import torch
 
 from chirpgen.config import KIND_NAMES, GenConfig
-from chirpgen.plumbing import UserError, one_line, read_json, write_json_atomic
+from chirpgen.plumbing import one_line, read_json, write_json_atomic
 from chirploc.backbone import BACKBONE_META, BackboneError, BackboneSpec, create_backbone
 from chirploc.config import TrainConfig
 from chirploc.data import TargetNormalisation
 from chirploc.model import ChirpLocModel, apply_lora, make_head
+from chirploc.rundir import (
+    CHECKPOINT_NAMES,
+    CheckpointError,
+    recover_checkpoints,
+    swap_in,
+    verify_checkpoint,
+    write_checkpoint_json,
+)
 from chirploc.weights import load_state, save_tensors
 
-CHECKPOINT_NAMES = ("best", "last")
 ADAPTER_CONFIG = "adapter_config.json"
-
-
-class CheckpointError(UserError):
-    """A run directory or checkpoint that cannot be used (phrased for the user, with the fix)."""
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -106,18 +118,14 @@ def save_checkpoint(
         save_tensors(tmp / "backbone.safetensors", model.backbone.state_dict())
     if train_state is not None:
         torch.save(train_state, tmp / "train_state.pt")
-    write_json_atomic(tmp / "checkpoint.json", {**info, "adapt": adapt})
-    old = run_dir / f"{name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    write_checkpoint_json(tmp, {**info, "adapt": adapt})
+    swap_in(tmp, final)
     return final
 
 
 def load_train_state(run_dir: Path) -> dict[str, Any]:
     """Optimizer/scheduler/scaler/early-stopping/RNG state of ``last``, loaded with weights_only=True."""
+    recover_checkpoints(Path(run_dir))
     path = Path(run_dir) / "last" / "train_state.pt"
     if not path.is_file():
         raise CheckpointError(f"cannot resume: {str(path)!r} is missing; start a new run without --resume")
@@ -199,8 +207,10 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
         )
     if which not in CHECKPOINT_NAMES:
         raise CheckpointError(f"checkpoint {which!r} must be one of {list(CHECKPOINT_NAMES)}")
+    recover_checkpoints(run_dir)
     config, frame, normalisation = _read_run_configs(run_dir)
     info = _read_json(run_dir / which / "checkpoint.json")
+    verify_checkpoint(run_dir / which, info)
     adapt = info.get("adapt", config.model.adapt)
     try:
         spec = BackboneSpec.from_dict(_read_json(run_dir / BACKBONE_META), str(run_dir / BACKBONE_META))
@@ -217,3 +227,35 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
     load_weights(model, run_dir / which, adapt)
     model.eval()
     return LoadedRun(model, config, frame, normalisation, info)
+
+
+PACKAGE_FILES = ("config.json", "frame.json", "normalisation.json", BACKBONE_META, "metrics.jsonl")
+
+
+def package_run(run_dir: str | Path, dest: str | Path, which: str = "best") -> Path:
+    """Write checkpoint ``which`` of ``run_dir`` as a packaged model in ``dest`` (see the module docstring).
+
+    LoRA adapters are merged into the backbone weights (peft ``merge_and_unload``); a fully trained
+    backbone is copied. ``dest`` is written next to itself and swapped in whole.
+
+    Raises:
+        CheckpointError: a bad run directory, or ``dest`` inside it.
+    """
+    run_dir, dest = Path(run_dir), Path(dest)
+    run = load_run(run_dir, which)
+    if dest.resolve().is_relative_to(run_dir.resolve()):
+        raise CheckpointError(f"--out {str(dest)!r} is inside the run {str(run_dir)!r}; choose a folder outside it")
+    backbone = run.model.backbone
+    if run.checkpoint.get("adapt", run.config.model.adapt) == "lora":
+        backbone = backbone.merge_and_unload()
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "best").mkdir(parents=True)
+    for name in PACKAGE_FILES:
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, tmp / name)
+    save_tensors(tmp / "best" / "backbone.safetensors", backbone.state_dict())
+    save_tensors(tmp / "best" / "head.safetensors", run.model.head.state_dict())
+    write_checkpoint_json(tmp / "best", {**run.checkpoint, "adapt": "merged", "checkpoint": which})
+    swap_in(tmp, dest)
+    return dest

@@ -3,7 +3,8 @@
     chirploc pretrain --data data/ --out runs/pre --config configs/debug.yaml
     chirploc train --data data/ --out runs/exp1 --config configs/debug.yaml --backbone runs/pre
     chirploc evaluate runs/exp1 --data data/ --split test
-    chirploc describe img.png rec.wav --model runs/exp1 [--json] [--plot out.png]
+    chirploc describe img.png rec.wav recordings/ --model runs/exp1 [--json | --csv] [--plot out.png]
+    chirploc package runs/exp1 --out models/exp1
 
 Each command parses its options, calls one library function and prints the result. Every user
 error is one line on stderr and a non-zero exit.
@@ -96,7 +97,8 @@ def train(backbone: str | None, overrides: tuple[str, ...], **options: Any) -> N
     if backbone is not None:
         overrides = (*overrides, f"model.weights={backbone}")
     summary = _run_training(overrides=overrides, pretrain=False, **options)
-    click.echo(f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); run in {options['out']}")
+    if summary["rank"] == 0:
+        click.echo(f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); run in {options['out']}")
 
 
 @main.command()
@@ -105,10 +107,11 @@ def train(backbone: str | None, overrides: tuple[str, ...], **options: Any) -> N
 def pretrain(**options: Any) -> None:
     """Train a backbone in full from random init; `train --backbone OUT` then adapts it with LoRA."""
     summary = _run_training(pretrain=True, **options)
-    click.echo(
-        f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); "
-        f"backbone in {options['out']}/backbone.safetensors"
-    )
+    if summary["rank"] == 0:
+        click.echo(
+            f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); "
+            f"backbone in {options['out']}/backbone.safetensors"
+        )
 
 
 def _run_training(
@@ -155,42 +158,101 @@ def evaluate(
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("run", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Folder to write the packaged model to (replaced whole).")
 @click.option(
-    "--model", "model", type=click.Path(), default=None, help="Run directory (default: the packaged model)."
+    "--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True, help="Which checkpoint."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
-@click.option("--plot", type=click.Path(), default=None, help="Write a PNG with the predicted chirp over each spectrogram.")
+@user_errors()
+def package(run: str, out: str, checkpoint: str) -> None:
+    """Package a run's checkpoint for fast inference: LoRA merged into the backbone (no peft needed), a
+    dense-head model runnable without torch. Use it with --model OUT."""
+    from chirploc.checkpoint import package_run
+    from chirploc.engine import engine_supports
+
+    dest = package_run(run, out, checkpoint)
+    runtime = "numpy or torch" if engine_supports(dest) else "torch"
+    click.echo(f"wrote {dest} ({runtime} runtime)")
+
+
+CSV_FIELDS = ("file", "chirp", "t_start_s", "duration_s", "f_start_hz", "f_end_hz", "kind", "p_chirp", "confidence",
+              "description", "notes", "error")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "--model", "model", type=click.Path(), default=None,
+    help="Run or packaged model directory (default: the packaged model).",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per chirp found (one per input without).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header: one row per chirp found (one per input without).")
+@click.option(
+    "--plot", type=click.Path(), default=None,
+    help="Draw the chirps found: OUT.png for one input, else one PNG per input in the folder OUT.",
+)
 @click.option("--rate", type=float, default=None, help="Sample rate in Hz of .npy recordings (default: the model's rate).")
 @click.option(
-    "--scale", type=click.Choice(["raw", "noise"]), default="raw", show_default=True,
-    help="raw: keep the recording's amplitude; noise: divide by its robust noise level first.",
+    "--scale", type=click.Choice(["noise", "raw"]), default="noise", show_default=True,
+    help="noise: divide recordings by their noise level; raw: keep the amplitude (already in the frame's units).",
+)
+@click.option(
+    "--engine", type=click.Choice(["auto", "numpy", "torch"]), default="auto", show_default=True,
+    help="Runtime: numpy for packaged dense-head models on the CPU (fast start), torch otherwise.",
 )
 @run_device_option
 @user_errors()
 def describe(
-    files: tuple[str, ...],
+    inputs: tuple[str, ...],
     model: str | None,
     as_json: bool,
+    as_csv: bool,
     plot: str | None,
     rate: float | None,
     scale: str,
+    engine: str,
     device: str,
 ) -> None:
-    """Say what chirp each image (.png) or recording (.wav, .npy) holds, in a sentence with units."""
-    from chirploc.describe import describe_files
+    """Say what chirps each image or recording holds, in a sentence with units.
+
+    INPUTS are images (.png), recordings (.wav, .npy), folders (searched for both) or glob
+    patterns. An input that cannot be read is reported on stderr and the others are described;
+    the exit status is then 1.
+    """
+    import csv
+    import sys
+
+    from chirploc.describe import describe_many, expand_inputs
     from chirploc.inference import load_predictor
+    from chirploc.plot import figure_paths, plot_description
     from chirploc.text import result_line
 
-    predictor = load_predictor(model, device=device)
-    results = describe_files(list(files), predictor, sample_rate_hz=rate, scale=scale, plot=plot)
-    for r in results:
-        if as_json:
-            click.echo(json.dumps(r))
-        else:
-            click.echo(result_line(r))
-    if plot is not None and not as_json:
-        click.echo(f"wrote {plot}")
+    if as_json and as_csv:
+        raise click.UsageError("give --json or --csv, not both")
+    predictor = load_predictor(model, device=device, engine=engine)
+    paths = list(expand_inputs(inputs))
+    writer = csv.DictWriter(sys.stdout, CSV_FIELDS, extrasaction="ignore") if as_csv else None
+    if writer is not None:
+        writer.writeheader()
+    failed = 0
+    figures = dict(zip(paths, figure_paths(plot, paths), strict=True)) if plot is not None else {}
+    for d, prepared in describe_many(paths, predictor, sample_rate_hz=rate, scale=scale, keep_images=True):
+        if d.error is not None:
+            failed += 1
+            click.echo(f"chirploc describe: {d.error}", err=True)
+        for record in d.records():
+            if as_json:
+                click.echo(json.dumps(record))
+            elif writer is not None:
+                writer.writerow({**record, "notes": "; ".join(record.get("notes", []))})
+        if not (as_json or as_csv) and d.error is None:
+            click.echo(result_line(d.source, d.sentence, d.notes))
+        if plot is not None and d.error is None:
+            out = plot_description(d, prepared, predictor.frame, scale, figures[d.source])
+            click.echo(f"wrote {out}", err=as_json or as_csv)
+    if failed:
+        click.echo(f"chirploc describe: {failed} of {len(paths)} inputs could not be described", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

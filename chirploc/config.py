@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from chirpgen.config import apply_override
+from chirpgen.config import apply_override, finite_number
 
+MAX_COUNT = 10**12  # larger batch sizes, epochs or sample counts are typing mistakes
 ADAPT_MODES: tuple[str, ...] = ("lora", "full")
 AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "off")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
@@ -39,14 +40,11 @@ _PRESENCE_HELP = (
 _AMP_HELP = "'auto' (bf16 on a CPU with bf16 units, fp16 + GradScaler on CUDA), 'bf16', 'fp16', 'off'"
 
 
-def _coerce_numbers(obj: Any, names: tuple[str, ...], prefix: str = "") -> None:
-    """Floats from YAML strings like '2e-3' (YAML 1.1 reads exponents without a dot as text)."""
+def _coerce_numbers(obj: Any, names: tuple[str, ...], prefix: str = "", integer: bool = False) -> None:
+    """Finite floats (or ints) in place, also from YAML strings like '2e-3' (YAML 1.1 reads exponents
+    without a dot as text); booleans, NaN and infinities are refused with the key named."""
     for name in names:
-        value = getattr(obj, name)
-        try:
-            setattr(obj, name, float(value))
-        except (TypeError, ValueError):
-            raise ValueError(f"{prefix}{name}={value!r} must be a number") from None
+        setattr(obj, name, finite_number(f"{prefix}{name}", getattr(obj, name), integer=integer))
 
 
 @dataclass
@@ -91,6 +89,7 @@ class ModelConfig:
              "fallback_p_chirp", "presence_logit_offset"),
             prefix="model.",
         )
+        _coerce_numbers(self, ("lora_r", "head_hidden", "time_subbins"), prefix="model.", integer=True)
         if self.head not in HEADS:
             raise ValueError(f"model.head={self.head!r} must be one of {list(HEADS)}")
         if self.head == "dense" and self.global_pool != "flatten":
@@ -176,20 +175,22 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
             self.model = model_config_from_dict(self.model)
+        if not isinstance(self.model, ModelConfig):
+            raise ValueError(f"model={self.model!r} must be a mapping of model keys, e.g. model.lora_r=4")
         _coerce_numbers(
             self, ("lr", "weight_decay", "grad_clip", "kind_loss_weight", "plateau_factor", "min_delta")
         )
+        counts = ("batch_size", "epochs", "max_train_samples", "max_val_samples", "epoch_samples", "warmup_steps",
+                  "num_workers", "num_threads", "seed", "plateau_patience", "early_stop_patience")
+        _coerce_numbers(self, counts, integer=True)
         for name in ("batch_size", "epochs"):
             value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer")
-        for name in (
-            "max_train_samples", "max_val_samples", "epoch_samples", "warmup_steps", "num_workers", "num_threads",
-            "seed",
-        ):
+            if not 1 <= value <= MAX_COUNT:
+                raise ValueError(f"{name}={value!r} must be a positive integer (at most {MAX_COUNT:.0e})")
+        for name in counts[2:9]:
             value = getattr(self, name)
-            if int(value) != value or value < 0:
-                raise ValueError(f"{name}={value!r} must be an integer >= 0")
+            if not 0 <= value <= MAX_COUNT:
+                raise ValueError(f"{name}={value!r} must be an integer >= 0 (at most {MAX_COUNT:.0e})")
         if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.kind_loss_weight < 0:
             raise ValueError(
                 f"lr={self.lr!r} must be > 0 and weight_decay={self.weight_decay!r}, grad_clip="

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig
 from chirpgen.shards import DatasetError, iter_shards, manifest_config, read_manifest
-from chirploc.dense import DenseGrid, column_frequencies
+from chirploc.grid import DenseGrid, column_frequencies
 
 
 @dataclass(frozen=True)

@@ -22,58 +22,11 @@ Notes:
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from chirpgen.config import KIND_NAMES, GenConfig
-from chirpgen.signal import frequency_law
-
-
-@dataclass(frozen=True)
-class DenseGrid:
-    """The grids the dense head predicts on, from the frame and the head's settings."""
-
-    n_columns: int  # W
-    column_s: float  # dt
-    n_freq_bins: int  # F
-    freq_step_hz: float  # df
-    time_subbins: int  # S
-    freq_sigma_hz: float
-    time_sigma_bins: float
-
-    @classmethod
-    def from_frame(
-        cls, frame: GenConfig, freq_step_hz: float, time_subbins: int, freq_sigma_hz: float, time_sigma_bins: float
-    ) -> DenseGrid:
-        top_hz = frame.stft.freq_bins * frame.bin_hz
-        n_freq = int(math.ceil(top_hz / freq_step_hz))
-        return cls(frame.n_columns, frame.column_s, n_freq, freq_step_hz, time_subbins, freq_sigma_hz, time_sigma_bins)
-
-    @property
-    def column_times_s(self) -> np.ndarray:
-        return (np.arange(self.n_columns) + 0.5) * self.column_s  # (W,)
-
-    @property
-    def subbin_s(self) -> float:
-        return self.column_s / self.time_subbins
-
-
-def column_frequencies(
-    grid: DenseGrid, kind: int, t_start_s: float, duration_s: float, f_start_hz: float, f_end_hz: float
-) -> np.ndarray:
-    """f(t_m) of the chirp at every column centre it covers, NaN elsewhere (and for no chirp)."""
-    out = np.full(grid.n_columns, np.nan)
-    if not np.isfinite(t_start_s) or kind >= len(KIND_NAMES):
-        return out
-    u = (grid.column_times_s - t_start_s) / duration_s
-    inside = (u >= 0) & (u <= 1)
-    out[inside] = frequency_law(KIND_NAMES[kind], u[inside], f_start_hz, f_end_hz)
-    return out
+from chirploc.grid import DenseGrid
 
 
 class DenseHead(nn.Module):

@@ -1,157 +1,392 @@
-"""Describe the chirp in spectrogram images and recordings, in a sentence with units.
+"""Describe the chirps in spectrogram images and recordings, in a sentence with units.
 
-    chirploc describe img.png rec.wav rec.npy --model runs/exp1 [--json] [--plot out.png]
+    chirploc describe img.png rec.wav recordings/ 'clips/*.npy' [--model RUN] [--json | --csv] [--plot OUT]
 
-Images must have the model's geometry. Recordings are rendered with the model's own frame via
-chirpgen's ``render_image`` (see :mod:`chirploc.recording`): resampled to the frame's rate,
-multi-channel audio averaged to mono, then cropped or zero-padded to the frame's record length.
-Every such step is reported in the result's ``notes``. The sentences and records are made in
-:mod:`chirploc.text`, the ``--plot`` figure in :mod:`chirploc.plot`.
+    >>> import chirploc
+    >>> chirploc.describe("rec.wav").sentence
+    'A linear chirp sweeping from 12.0 Hz to 30.2 Hz, starting at 81.4 s and lasting 9.7 s.'
+
+Images must have the model's geometry and are described as they are. Recordings are prepared by
+:mod:`chirploc.recording`: made mono, resampled to the model's rate, divided by their noise level,
+then padded to the model's frame or, when longer, scanned in overlapping frames; every step is in
+the result's ``notes``. A chirp is reported where the model's presence probability is at least 0.5.
+Where frames overlap, one chirp found twice is reported once (:func:`merge_frames`).
 """
 
 from __future__ import annotations
 
+import glob
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chirpgen.config import KIND_NAMES, TARGETS, GenConfig
-from chirploc.plot import plot_results
-from chirploc.recording import RECORDING_SUFFIXES, InputError, check_scale, load_recording, recording_image
-from chirploc.text import result_record
+from chirpgen.config import KIND_NAMES, NO_CHIRP_NAME, TARGETS, GenConfig
+from chirploc.recording import (
+    RECORDING_SUFFIXES,
+    InputError,
+    Segment,
+    check_scale,
+    load_recording,
+    recording_segments,
+    to_mono,
+)
+from chirploc.text import no_chirp_sentence, sentence
 
 if TYPE_CHECKING:
     from chirploc.inference import Predictor
 
 __all__ = [
+    "Chirp",
+    "Description",
     "InputError",
-    "describe_files",
-    "describe_images",
+    "describe",
+    "describe_many",
+    "expand_inputs",
     "grey_pixels",
     "load_image",
-    "load_input",
 ]
 
+IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
+FRAMES_PER_BATCH = 256  # frames predicted together (inputs are read until a batch is full)
+MIN_P_CHIRP = 0.5  # presence probability from which a chirp is reported
+DUPLICATE_OVERLAP = 0.5  # two chirps overlapping this much of the shorter one's duration are one
 
-def grey_pixels(
-    pixels: np.ndarray, mode: str, frame: GenConfig, name: str | Path
-) -> tuple[np.ndarray, list[str]]:
+
+@dataclass(frozen=True)
+class Chirp:
+    """One chirp found: times in seconds from the start of the input, frequencies in Hz."""
+
+    kind: str
+    t_start_s: float
+    duration_s: float
+    f_start_hz: float
+    f_end_hz: float
+    p_chirp: float | None = None  # the model's presence probability (dense-head models)
+    confidence: float | None = None  # mean log-probability of the fitted curve (dense-head models)
+    fallback: bool = False  # labels are the middle of the model's ranges: the frame hardly shows the chirp
+
+    @property
+    def t_end_s(self) -> float:
+        return self.t_start_s + self.duration_s
+
+    @property
+    def sentence(self) -> str:
+        return sentence(self.kind, self.f_start_hz, self.f_end_hz, self.t_start_s, self.duration_s)
+
+
+@dataclass(frozen=True)
+class Description:
+    """What one input holds: its chirps in time order (none: no chirp found), or the error that
+    stopped it from being described."""
+
+    source: str
+    chirps: tuple[Chirp, ...] = ()
+    p_chirp: float | None = None  # the highest presence probability over the input's frames
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def sentence(self) -> str:
+        if self.error is not None:
+            return f"not described: {self.error}"
+        if not self.chirps:
+            return no_chirp_sentence(self.p_chirp)
+        if len(self.chirps) == 1:
+            return self.chirps[0].sentence
+        return f"{len(self.chirps)} chirps. " + " ".join(f"({i + 1}) {c.sentence}" for i, c in enumerate(self.chirps))
+
+    def records(self) -> list[dict[str, Any]]:
+        """JSON records: one per chirp (with its index ``chirp``), or one saying there is none or the error."""
+        base: dict[str, Any] = {"file": self.source}
+        if self.error is not None:
+            return [{**base, "error": self.error}]
+        if not self.chirps:
+            return [{**base, "chirp": None, **{k: None for k in TARGETS}, "kind": NO_CHIRP_NAME,
+                     "description": self.sentence, "p_chirp": self.p_chirp, "notes": list(self.notes)}]
+        notes = list(self.notes)
+        return [
+            {**base, "chirp": i, **{k: float(getattr(c, k)) for k in TARGETS}, "kind": c.kind,
+             "description": c.sentence, "p_chirp": c.p_chirp, "confidence": c.confidence,
+             "notes": notes + (["the frame hardly shows the chirp: the labels are the middle of the model's "
+                                "ranges, not a fit"] if c.fallback else [])}
+            for i, c in enumerate(self.chirps)
+        ]
+
+
+@dataclass
+class _Prepared:
+    """An input read and cut into frames, waiting for the model."""
+
+    source: str
+    segments: list[Segment] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    signal: np.ndarray | None = None  # a recording longer than the frame, for figures
+    rate_hz: float = 0.0
+
+
+# --- reading inputs -------------------------------------------------------------------------------
+
+
+def grey_pixels(pixels: np.ndarray, mode: str, frame: GenConfig, name: str | Path) -> tuple[np.ndarray, list[str]]:
     """The uint8 (H, W) pixels of an image of PIL ``mode``, checked against the frame, with notes.
 
-    RGB(A) images whose three colour channels are equal are accepted (first channel used).
+    Grey images with alpha ('LA') and RGB(A) images whose three colour channels are equal are
+    accepted (the first channel is used) when they are opaque.
 
     Raises:
-        InputError: a colour image, pixels other than 8-bit, or another (H, W) than the frame's.
+        InputError: a colour or transparent image, pixels other than 8-bit, or another (H, W) than the frame's.
     """
     notes = []
     if pixels.ndim == 3:
-        channels = pixels[..., :3]
-        if not (
-            np.array_equal(channels[..., 0], channels[..., 1])
-            and np.array_equal(channels[..., 0], channels[..., 2])
-        ):
+        colour, alpha = (pixels[..., :1], pixels[..., 1]) if mode == "LA" else (pixels[..., :3], None)
+        if mode == "RGBA":
+            alpha = pixels[..., 3]
+        if alpha is not None and alpha.min() < 255:
+            raise InputError(f"{name} is a {mode} image with transparent pixels; give the opaque 8-bit grey spectrogram")
+        if not all(np.array_equal(colour[..., 0], colour[..., c]) for c in range(colour.shape[-1])):
             raise InputError(
                 f"{name} is a colour ({mode}) image; give the 8-bit grey spectrogram (chirpgen export writes mode 'L')"
             )
-        pixels = channels[..., 0]
+        pixels = colour[..., 0]
         notes.append(f"grey {mode} image: first channel used")
-    if pixels.dtype != np.uint8:
+    if pixels.dtype != np.uint8 or mode == "1":
         raise InputError(f"{name} has {pixels.dtype} pixels (mode {mode}); give an 8-bit grey PNG (mode 'L')")
     if pixels.shape != tuple(frame.image_shape):
         raise InputError(
             f"{name} is {pixels.shape[0]}x{pixels.shape[1]} (H x W) but the model expects "
             f"{frame.image_shape[0]}x{frame.image_shape[1]}; give an image of the model's frame or the recording itself"
         )
-    return pixels, notes
+    return np.ascontiguousarray(pixels), notes
 
 
 def load_image(path: Path, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
-    """An 8-bit grey image of the frame's (H, W) read from ``path``, with notes (see :func:`grey_pixels`)."""
+    """An 8-bit grey image of the frame's (H, W) read from ``path``, with notes (see :func:`grey_pixels`).
+
+    A palette image is read through its palette (never as palette indices).
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             mode = im.mode
+            if mode in ("P", "PA"):
+                im = im.convert("RGBA")
             pixels = np.asarray(im)
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputError(
             f"{path} is not a readable image ({type(exc).__name__}); give a PNG from chirpgen export, a .wav or a .npy"
         ) from None
-    return grey_pixels(pixels, mode, frame, path)
+    image, notes = grey_pixels(pixels, "RGBA" if mode in ("P", "PA") else mode, frame, path)
+    return image, ["palette image read through its palette" if mode in ("P", "PA") else n for n in notes]
 
 
-def load_input(
-    path: str | Path, frame: GenConfig, sample_rate_hz: float | None = None, scale: str = "raw"
-) -> tuple[np.ndarray, list[str]]:
-    """The uint8 (H, W) image of an input file in the model's frame, and notes on how it was made.
+def expand_inputs(items: Iterable[str | Path]) -> Iterator[str]:
+    """Paths of the inputs named by ``items``: files as given, folders as the images and recordings
+    in them (recursively, sorted), and glob patterns ('*', '?', '[') as their sorted matches (folders
+    among them expanded the same way). Names that match nothing, and folders holding no input, are
+    passed on, to be reported as such."""
+    for item in items:
+        item = str(item)
+        path = Path(item)
+        if not path.exists() and glob.has_magic(item):
+            matches = sorted(glob.glob(item, recursive=True))
+            for match in matches or [item]:
+                yield from _folder_inputs(Path(match)) if Path(match).is_dir() else [match]
+        elif path.is_dir():
+            yield from _folder_inputs(path)
+        else:
+            yield item
 
-    Args:
-        path: a grey image, a .wav or a .npy recording.
-        frame: the model's frame.
-        sample_rate_hz: the rate of a .npy recording (WAV files carry their own).
-        scale: 'raw' keeps the recording's amplitude (the frame's grey levels assume unit-variance
-            noise); 'noise' divides it by its robust noise level first.
-    """
-    path = Path(path)
-    check_scale(scale)
-    if not path.is_file():
-        raise InputError(f"{path} does not exist; give an image, .wav or .npy file")
+
+def _folder_inputs(folder: Path) -> list[str]:
+    """The images and recordings in ``folder`` (recursively, sorted), or the folder itself if none."""
+    suffixes = set(IMAGE_SUFFIXES) | set(RECORDING_SUFFIXES)
+    found = [str(p) for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix.lower() in suffixes]
+    return found or [str(folder)]
+
+
+def _prepare_path(path: Path, frame: GenConfig, sample_rate_hz: float | None, scale: str) -> _Prepared:
+    if not path.exists():
+        raise InputError(f"{path} does not exist; give an image, .wav or .npy file, a folder or a glob pattern")
+    if path.is_dir():
+        raise InputError(
+            f"{path} is a folder with no images or recordings in it (looked for "
+            f"{', '.join(IMAGE_SUFFIXES + RECORDING_SUFFIXES)}); give a folder that holds some"
+        )
     if path.suffix.lower() not in RECORDING_SUFFIXES:
-        return load_image(path, frame)
+        image, notes = load_image(path, frame)
+        return _Prepared(str(path), [Segment(0.0, image)], notes)
     notes = []
     if path.suffix.lower() == ".npy" and sample_rate_hz is None:
         sample_rate_hz = frame.signal.sample_rate_hz
-        notes.append(
-            f"no sample rate in a .npy file: taken as the model's {sample_rate_hz:g} Hz (pass --rate to change)"
-        )
+        notes.append(f"no sample rate in a .npy file: taken as the model's {sample_rate_hz:g} Hz (pass --rate to change)")
     signal, rate_hz, load_notes = load_recording(path, sample_rate_hz)
-    image, image_notes = recording_image(signal, rate_hz, frame, scale)
-    return image, notes + load_notes + image_notes
+    prepared = _prepare_signal(str(path), signal, rate_hz, frame, scale)
+    prepared.notes[:0] = notes + load_notes
+    return prepared
 
 
-def describe_images(
-    images: list[np.ndarray], files: list[str], notes: list[list[str]], predictor: Predictor
-) -> list[dict[str, Any]]:
-    """One record per prepared uint8 (H, W) image (see :func:`chirploc.text.result_record`)."""
-    pred = predictor.predict(np.stack(images))  # (B,) per key
-    p_chirp = pred.get("p_chirp")
-    for i in np.flatnonzero(pred.get("fallback", np.zeros(len(images), bool))):
-        notes[i] = [*notes[i], f"the image hardly shows the chirp (p_chirp {p_chirp[i]:.2f}): the labels are the "
-                    "middle of the model's ranges, not a fit"]
-    return [
-        result_record(
-            file,
-            {k: pred[k][i] for k in TARGETS},
-            KIND_NAMES[int(pred["kind"][i])],
-            notes[i],
-            None if p_chirp is None else float(p_chirp[i]),
+def _prepare_signal(source: str, signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str) -> _Prepared:
+    segments, notes = recording_segments(signal, rate_hz, frame, scale, source)
+    long = len(segments) > 1
+    return _Prepared(source, segments, notes, signal=signal if long else None, rate_hz=rate_hz)
+
+
+def _prepare(item: Any, frame: GenConfig, sample_rate_hz: float | None, scale: str) -> _Prepared:
+    """Read one input (a path, a uint8 (H, W) image or a 1-D / 2-D recording array); errors are kept."""
+    source = str(item) if isinstance(item, (str, Path)) else f"<array {np.shape(item)}>"
+    try:
+        if isinstance(item, (str, Path)):
+            return _prepare_path(Path(item), frame, sample_rate_hz, scale)
+        array = np.asarray(item)
+        if array.dtype == np.uint8 and array.ndim == 2 and array.shape == tuple(frame.image_shape):
+            return _Prepared(source, [Segment(0.0, array)], [])
+        if array.dtype.kind not in "iuf":
+            raise InputError(f"{source} holds {array.dtype} values; give a recording or a uint8 spectrogram image")
+        signal, notes = to_mono(array, source)
+        if sample_rate_hz is None:
+            raise InputError(f"{source}: a recording array needs its sample rate (sample_rate_hz=...)")
+        prepared = _prepare_signal(source, signal, sample_rate_hz, frame, scale)
+        prepared.notes[:0] = notes
+        return prepared
+    except InputError as exc:
+        return _Prepared(source, error=str(exc))
+
+
+# --- from frame predictions to chirps -------------------------------------------------------------
+
+
+def _frame_chirps(pred: dict[str, np.ndarray], rows: range, segments: list[Segment], frame: GenConfig) -> list[tuple[Chirp, bool]]:
+    """The chirps found in an input's frames, in the input's time, each with whether it touches an
+    inner frame edge (so may be cut off there)."""
+    found = []
+    edge = frame.column_s
+    for n, (row, seg) in enumerate(zip(rows, segments, strict=True)):
+        p = None if "p_chirp" not in pred else float(pred["p_chirp"][row])
+        if p is not None and p < MIN_P_CHIRP:
+            continue
+        values = {k: float(pred[k][row]) for k in TARGETS}
+        cut = (n > 0 and values["t_start_s"] <= edge) or (
+            n < len(segments) - 1 and values["t_start_s"] + values["duration_s"] >= frame.signal.record_s - edge
         )
-        for i, file in enumerate(files)
-    ]
+        confidence = float(pred["confidence"][row]) if "confidence" in pred else None
+        values["t_start_s"] += seg.offset_s
+        fallback = bool(pred["fallback"][row]) if "fallback" in pred else False
+        found.append((Chirp(KIND_NAMES[int(pred["kind"][row])], **values, p_chirp=p, confidence=confidence,
+                            fallback=fallback), cut))
+    return found
 
 
-def describe_files(
-    paths: list[str | Path],
-    predictor: Predictor,
+def merge_frames(found: list[tuple[Chirp, bool]]) -> tuple[Chirp, ...]:
+    """One chirp per event, in time order.
+
+    Chirps whole in their frame come first, most confident first; one that overlaps a chirp already
+    kept by ``DUPLICATE_OVERLAP`` of the shorter one's duration is the same chirp seen again. A chirp
+    that touches an inner frame edge runs on into the next frame, which holds it whole (frames
+    overlap by the longest chirp, see chirploc.recording): it is kept only where it overlaps no chirp
+    kept before it.
+    """
+    def overlap(a: Chirp, b: Chirp) -> float:
+        return min(a.t_end_s, b.t_end_s) - max(a.t_start_s, b.t_start_s)
+
+    def score(chirp: Chirp) -> float:
+        return chirp.confidence if chirp.confidence is not None else (chirp.p_chirp or 0.0)
+
+    kept: list[Chirp] = []
+    for chirp, cut in sorted(found, key=lambda item: (item[1], -score(item[0]))):
+        limit = 0.0 if cut else DUPLICATE_OVERLAP
+        if all(overlap(chirp, k) <= limit * min(chirp.duration_s, k.duration_s) for k in kept):
+            kept.append(chirp)
+    return tuple(sorted(kept, key=lambda c: c.t_start_s))
+
+
+def _describe_batch(batch: list[_Prepared], predictor: Predictor) -> list[Description]:
+    images = [seg.image for p in batch for seg in p.segments]
+    pred = predictor.predict(np.stack(images)) if images else {}
+    out, row = [], 0
+    for p in batch:
+        if p.error is not None:
+            out.append(Description(p.source, error=p.error))
+            continue
+        rows = range(row, row + len(p.segments))
+        row += len(p.segments)
+        chirps = merge_frames(_frame_chirps(pred, rows, p.segments, predictor.frame))
+        p_max = float(np.max(pred["p_chirp"][rows.start : rows.stop])) if "p_chirp" in pred else None
+        out.append(Description(p.source, chirps, p_max, tuple(p.notes)))
+    return out
+
+
+# --- the API ----------------------------------------------------------------------------------------
+
+
+def describe_many(
+    inputs: Iterable[Any],
+    predictor: Predictor | None = None,
+    *,
+    model: str | Path | None = None,
     sample_rate_hz: float | None = None,
-    scale: str = "raw",
-    plot: str | Path | None = None,
-) -> list[dict[str, Any]]:
-    """One result per input: the predicted labels, the kind name, a sentence and notes.
+    scale: str = "noise",
+    keep_images: bool = False,
+) -> Iterator[Description] | Iterator[tuple[Description, _Prepared]]:
+    """Describe many inputs, streaming: one :class:`Description` per input, in input order.
+
+    Inputs are read a batch at a time, so any number of files can be described in bounded memory.
+    An input that cannot be read gives a Description with ``error`` set; the others go on.
 
     Args:
-        paths: images, .wav or .npy recordings (see :func:`load_input`).
-        predictor: the model; its ``frame`` decides how recordings are rendered.
-        sample_rate_hz: the rate of .npy recordings (default: the model's).
-        scale: 'raw' or 'noise', see :func:`load_input`.
-        plot: where to write a PNG with the predicted chirp over each spectrogram, if anywhere.
+        inputs: paths (images, .wav or .npy recordings) or arrays (a uint8 image of the model's
+            (H, W), or a 1-D / 2-D recording, which needs ``sample_rate_hz``).
+        predictor: a loaded model (chirploc.inference.load_predictor); else ``model`` is loaded.
+        model: a run or packaged model directory; None is the packaged default model.
+        sample_rate_hz: the rate of .npy files and arrays (default for .npy: the model's).
+        scale: 'noise' (default) divides recordings by their noise level; 'raw' keeps the amplitude.
+        keep_images: yield (Description, prepared input) pairs, for figures.
     """
-    prepared = [load_input(path, predictor.frame, sample_rate_hz, scale) for path in paths]
-    images = [image for image, _ in prepared]
-    results = describe_images(
-        images, [str(path) for path in paths], [notes for _, notes in prepared], predictor
-    )
-    if plot is not None:
-        plot_results(images, results, predictor.frame, plot)
-    return results
+    from chirploc.recording import check_rate
+
+    check_scale(scale)
+    if sample_rate_hz is not None:
+        check_rate(sample_rate_hz)
+    if predictor is None:
+        from chirploc.inference import load_predictor
+
+        predictor = load_predictor(model)
+    batch: list[_Prepared] = []
+    n_frames = 0
+
+    def flush() -> Iterator[Any]:
+        for d, p in zip(_describe_batch(batch, predictor), batch, strict=True):
+            yield (d, p) if keep_images else d
+
+    for item in inputs:
+        prepared = _prepare(item, predictor.frame, sample_rate_hz, scale)
+        batch.append(prepared)
+        n_frames += len(prepared.segments)
+        if n_frames >= FRAMES_PER_BATCH:
+            yield from flush()
+            batch, n_frames = [], 0
+    if batch:
+        yield from flush()
+
+
+def describe(
+    source: str | Path | np.ndarray,
+    *,
+    model: str | Path | None = None,
+    sample_rate_hz: float | None = None,
+    scale: str = "noise",
+    predictor: Predictor | None = None,
+) -> Description:
+    """Describe the chirps in one image or recording (a path or an array); see :func:`describe_many`.
+
+    Raises:
+        InputError: the input cannot be read (the message names it and the fix).
+    """
+    (result,) = describe_many([source], predictor, model=model, sample_rate_hz=sample_rate_hz, scale=scale)
+    if result.error is not None:
+        raise InputError(result.error)
+    return result

@@ -26,21 +26,23 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from chirpgen.config import KIND_NAMES, GenConfig
 from chirpgen.signal import frequency_law
-from chirploc.dense import DenseGrid
+from chirploc.grid import DenseGrid
 
 EDGE_HALF_WIDTH = 2  # sub-column bins either side of an edge's peak in its weighted mean
 EDGE_CANDIDATES = 8  # most likely bins of each edge map tried as onset/offset pairs
 COARSE_STEP_HZ = 2.0  # first grid over the band, scored on log-probabilities max-pooled over +-1 Hz
 REFINE = ((1.25, 0.125), (0.125, 1 / 32))  # (half width, step) in Hz of the two finer grids
-CHUNK = 16  # images per search step (bounds memory: CHUNK x candidates x columns)
+CHUNK = 16  # images per curve search step (bounds memory: CHUNK x candidates x columns)
+EDGE_CHUNK = 256  # images per edge decoding step
+FIT_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -81,139 +83,188 @@ def apply_fallback(pred: dict[str, np.ndarray], priors: FitPriors) -> dict[str, 
 
 
 @functools.lru_cache(maxsize=8)
-def band_pairs(priors: FitPriors, step_hz: float) -> torch.Tensor:
+def band_pairs(priors: FitPriors, step_hz: float) -> np.ndarray:
     """(C, 2) grid of (f0, f1) pairs over the band with |f1 - f0| <= max_sweep_hz (built once per priors)."""
     lo, hi = priors.freq_hz
-    f = torch.arange(lo, hi + 1e-9, step_hz, dtype=torch.float32)
-    f0, f1 = torch.meshgrid(f, f, indexing="ij")
-    keep = (f1 - f0).abs() <= priors.max_sweep_hz + 1e-6
-    return torch.stack([f0[keep], f1[keep]], dim=1)
+    f = np.arange(lo, hi + 1e-9, step_hz, dtype=np.float32)
+    f0, f1 = np.meshgrid(f, f, indexing="ij")
+    keep = np.abs(f1 - f0) <= priors.max_sweep_hz + 1e-6
+    pairs = np.stack([f0[keep], f1[keep]], axis=1)
+    pairs.flags.writeable = False  # shared by every call
+    return pairs
 
 
-def _refine_edge(prob: torch.Tensor, peak: torch.Tensor, subbin_s: float) -> torch.Tensor:
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -x)
+
+
+def _topk(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices (B, k) of the k largest values of each row of ``x`` (B, T), largest first."""
+    idx = np.argpartition(-x, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(x, idx, 1), axis=1, kind="stable")
+    return np.take_along_axis(idx, order, 1)
+
+
+def _refine_edge(prob: np.ndarray, peak: np.ndarray, subbin_s: float) -> np.ndarray:
     """(B,) times of edge bins ``peak`` of the (B, T) distributions ``prob``, by a local weighted mean."""
-    offsets = torch.arange(-EDGE_HALF_WIDTH, EDGE_HALF_WIDTH + 1)
-    idx = (peak[:, None] + offsets[None, :]).clamp(0, prob.shape[1] - 1)  # (B, 5)
-    w = prob.gather(1, idx)
-    pos = (w * idx.float()).sum(1) / w.sum(1).clamp_min(1e-12)
+    offsets = np.arange(-EDGE_HALF_WIDTH, EDGE_HALF_WIDTH + 1)
+    idx = np.clip(peak[:, None] + offsets[None, :], 0, prob.shape[1] - 1)  # (B, 5)
+    w = np.take_along_axis(prob, idx, 1)
+    pos = (w * idx).sum(1) / np.maximum(w.sum(1), 1e-12)
     return (pos + 0.5) * subbin_s
 
 
-def _edges(out: dict[str, torch.Tensor], grid: DenseGrid, priors: FitPriors) -> tuple[torch.Tensor, torch.Tensor]:
+def _edges(out: dict[str, np.ndarray], grid: DenseGrid, priors: FitPriors) -> tuple[np.ndarray, np.ndarray]:
     """Onset and duration (B,): the pair of edge candidates that the edge maps and the column
     presence map together find most likely (see the module Notes), each refined below one bin."""
-    p_on = torch.softmax(out["onset"].float(), -1)  # (B, T)
-    p_off = torch.softmax(out["offset"].float(), -1)
-    on, off = p_on.topk(EDGE_CANDIDATES, -1).indices, p_off.topk(EDGE_CANDIDATES, -1).indices  # (B, K)
-    t0 = (on.float() + 0.5) * grid.subbin_s  # (B, K)
-    t1 = (off.float() + 0.5) * grid.subbin_s
-    t_m = torch.as_tensor(grid.column_times_s, dtype=torch.float32)  # (W,)
+    p_on = np.exp(_log_softmax(out["onset"]))  # (B, T)
+    p_off = np.exp(_log_softmax(out["offset"]))
+    on, off = _topk(p_on, EDGE_CANDIDATES), _topk(p_off, EDGE_CANDIDATES)  # (B, K)
+    t0 = (on + 0.5) * grid.subbin_s  # (B, K)
+    t1 = (off + 0.5) * grid.subbin_s
+    t_m = grid.column_times_s  # (W,)
     inside = (t_m >= t0[:, :, None, None]) & (t_m <= t1[:, None, :, None])  # (B, K, K, W)
-    pres = out["presence"].float()[:, None, None, :]
-    score = torch.where(inside, F.logsigmoid(pres), F.logsigmoid(-pres)).sum(-1)  # (B, K, K)
-    score = score + p_on.gather(1, on).log()[:, :, None] + p_off.gather(1, off).log()[:, None, :]
+    pres = out["presence"][:, None, None, :]
+    score = np.where(inside, _log_sigmoid(pres), _log_sigmoid(-pres)).sum(-1)  # (B, K, K)
+    with np.errstate(divide="ignore"):
+        score = score + np.log(np.take_along_axis(p_on, on, 1))[:, :, None]
+        score = score + np.log(np.take_along_axis(p_off, off, 1))[:, None, :]
     dur = t1[:, None, :] - t0[:, :, None]
     lo, hi = priors.duration_s
-    score = score.masked_fill((dur < lo - grid.column_s) | (dur > hi + grid.column_s), -torch.inf)
-    best = score.flatten(1).argmax(1)  # (B,); an all -inf row falls back to the two top peaks
+    score = np.where((dur < lo - grid.column_s) | (dur > hi + grid.column_s), -np.inf, score)
+    best = score.reshape(len(score), -1).argmax(1)  # (B,); an all -inf row falls back to the two top peaks
     i, j = best // EDGE_CANDIDATES, best % EDGE_CANDIDATES
-    rows = torch.arange(len(best))
-    start = _refine_edge(p_on, on[rows, i], grid.subbin_s).clamp(*priors.t_start_s)
+    rows = np.arange(len(best))
+    start = np.clip(_refine_edge(p_on, on[rows, i], grid.subbin_s), *priors.t_start_s)
     end = _refine_edge(p_off, off[rows, j], grid.subbin_s)
-    return start, (end - start).clamp(*priors.duration_s)
+    return start, np.clip(end - start, *priors.duration_s)
+
+
+def _parabolas(logp: np.ndarray) -> np.ndarray:
+    """(B, M, F, 3) coefficients (a, b, c) of the parabola a + b d + c d^2 through bins k - 1, k, k + 1
+    of each column's log p, at every bin k (the band's first and last bins repeat their neighbours')."""
+    left, mid, right = logp[..., :-2], logp[..., 1:-1], logp[..., 2:]
+    coef = np.stack([mid, 0.5 * (right - left), 0.5 * (right - 2 * mid + left)], -1)  # (B, M, F - 2, 3)
+    return np.concatenate([coef[..., :1, :], coef, coef[..., -1:, :]], -2)
 
 
 def _curve_scores(
-    logp: torch.Tensor, u: torch.Tensor, w: torch.Tensor, kind: str, pairs: torch.Tensor, df: float,
-    interpolate: bool = True,
-) -> torch.Tensor:
-    """S_k of candidate pairs. logp (B, M, F), u and w (B, M), pairs (B or 1, C, 2) -> (B, C).
+    table: np.ndarray, u: np.ndarray, w: np.ndarray, kind: str, pairs: np.ndarray, df: float
+) -> np.ndarray:
+    """S_k of candidate pairs. u and w (B, M), pairs (B or 1, C, 2) -> (B, C).
 
-    log p is read at the nearest bin k, or with ``interpolate`` from the parabola through bins
-    k - 1, k, k + 1 (exact for a Gaussian, whose log is a parabola; a straight line between two bins
-    would put every maximum on a bin centre).
+    ``table`` is either log p (B, M, F), read at the nearest bin k, or its parabolas (B, M, F, 3)
+    (:func:`_parabolas`), read at the curve's offset d from bin k (exact for a Gaussian, whose log
+    is a parabola; a straight line between two bins would put every maximum on a bin centre).
     """
-    b, m, n_bins = logp.shape
+    b, m, n_bins = table.shape[:3]
     f = frequency_law(kind, u[:, None, :], pairs[..., 0:1], pairs[..., 1:2])  # (B, C, M)
-    pos = (f / df).clamp(0, n_bins - 1)
-    flat = logp.reshape(b, m * n_bins)
-    row = (torch.arange(m) * n_bins)[None, None, :]  # offset of each column in flat
-    c = f.shape[1]
-    k = pos.round().clamp(1, n_bins - 2)
-    idx = (k.long() + row).reshape(b, -1)
-    mid = flat.gather(1, idx).reshape(b, c, m)
-    if interpolate:
-        d = pos - k  # in [-0.5, 0.5] away from the band edges
-        left = flat.gather(1, idx - 1).reshape(b, c, m)
-        right = flat.gather(1, idx + 1).reshape(b, c, m)
-        mid = mid + d * 0.5 * (right - left) + d * d * 0.5 * (right - 2 * mid + left)
-    return (mid * w[:, None, :]).sum(-1)
+    pos = np.clip(f * np.float32(1 / df), 0, n_bins - 1)
+    k = np.rint(pos)
+    # index of (image, column, bin k) in the table's rows
+    base = (np.arange(b)[:, None, None] * m + np.arange(m)[None, None, :]) * n_bins
+    idx = k.astype(np.intp) + base  # (B, C, M)
+    if table.ndim == 3:
+        values = table.reshape(-1)[idx]
+    else:
+        a0, a1, a2 = np.moveaxis(table.reshape(-1, 3)[idx], -1, 0)
+        d = pos - k
+        values = a0 + d * (a1 + d * a2)
+    return np.einsum("bcm,bm->bc", values, w)
 
 
 @functools.cache
-def _offsets(half_hz: float, step_hz: float) -> torch.Tensor:
+def _offsets(half_hz: float, step_hz: float) -> np.ndarray:
     """(C', 2) offsets (d0, d1) of a square grid of half width ``half_hz`` and step ``step_hz``."""
-    d = torch.arange(-half_hz, half_hz + 1e-9, step_hz)
-    d0, d1 = torch.meshgrid(d, d, indexing="ij")
-    return torch.stack([d0.reshape(-1), d1.reshape(-1)], 1)
+    d = np.arange(-half_hz, half_hz + 1e-9, step_hz, dtype=np.float32)
+    d0, d1 = np.meshgrid(d, d, indexing="ij")
+    return np.stack([d0.reshape(-1), d1.reshape(-1)], 1)
 
 
-def _pooled(logp: torch.Tensor, df: float) -> torch.Tensor:
+def _pooled(logp: np.ndarray, df: float) -> np.ndarray:
     """log p max-pooled over +-COARSE_STEP_HZ / 2, so that no curve falls between coarse grid points."""
     half = int(round(0.5 * COARSE_STEP_HZ / df))
-    return torch.nn.functional.max_pool1d(logp.flatten(0, 1)[:, None], 2 * half + 1, 1, half).view_as(logp)
+    padded = np.pad(logp, ((0, 0), (0, 0), (half, half)), constant_values=-np.inf)
+    return np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=-1).max(-1)
 
 
-def _search(logp: torch.Tensor, pooled: torch.Tensor, u: torch.Tensor, w: torch.Tensor, kind: str,
-            priors: FitPriors, df: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _search(parabolas: np.ndarray, pooled: np.ndarray, u: np.ndarray, w: np.ndarray, kind: str,
+            priors: FitPriors, df: float) -> tuple[np.ndarray, np.ndarray]:
     """Best (f0, f1) (B, 2) and score (B,) of one law: the coarse grid on ``pooled``, then the finer ones."""
     coarse = band_pairs(priors, COARSE_STEP_HZ)
-    scores = _curve_scores(pooled, u, w, kind, coarse[None].expand(len(logp), -1, -1), df, interpolate=False)
+    scores = _curve_scores(pooled, u, w, kind, coarse[None], df)
     best = coarse[scores.argmax(1)]  # (B, 2)
     lo, hi = priors.freq_hz
     for half, step in REFINE:
-        pairs = (best[:, None, :] + _offsets(half, step)[None]).clamp(lo, hi)  # (B, C', 2)
-        scores = _curve_scores(logp, u, w, kind, pairs, df)
-        best = pairs[torch.arange(len(best)), scores.argmax(1)]
-    return best, scores.max(1).values
+        pairs = np.clip(best[:, None, :] + _offsets(half, step)[None], lo, hi)  # (B, C', 2)
+        scores = _curve_scores(parabolas, u, w, kind, pairs, df)
+        best = pairs[np.arange(len(best)), scores.argmax(1)]
+    return best, scores.max(1)
 
 
-def fit_maps(out: dict[str, torch.Tensor], grid: DenseGrid, priors: FitPriors) -> dict[str, np.ndarray]:
-    """Labels from the dense maps of a batch (see the module Notes).
+def fit_maps(out: dict[str, np.ndarray], grid: DenseGrid, priors: FitPriors) -> dict[str, np.ndarray]:
+    """Labels from the dense maps of a batch (float32 numpy arrays, see the module Notes).
+
+    The curve search runs on chunks of ``CHUNK`` images of similar duration (so that a chunk reads
+    only as many columns as its longest chirp covers), on up to ``FIT_THREADS`` threads.
 
     Returns:
         ``t_start_s, f_start_hz, f_end_hz, duration_s`` float64 (B,), ``kind`` int64 (B,),
         ``p_chirp`` (the image-level presence probability) and ``confidence`` float64 (B,).
     """
-    results = [_fit_chunk({k: v[i : i + CHUNK] for k, v in out.items()}, grid, priors)
-               for i in range(0, len(out["any_chirp"]), CHUNK)]
-    return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+    out = {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+    n = len(out["any_chirp"])
+    edges = [_edges({k: v[i : i + EDGE_CHUNK] for k, v in out.items()}, grid, priors) for i in range(0, n, EDGE_CHUNK)]
+    t0 = np.concatenate([e[0] for e in edges] or [np.zeros(0)]).astype(np.float32)
+    dur = np.concatenate([e[1] for e in edges] or [np.zeros(0)]).astype(np.float32)
+    order = np.argsort(dur, kind="stable")
+    chunks = [order[i : i + CHUNK] for i in range(0, n, CHUNK)]
+
+    def fit(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return _fit_curves(out["freq"][rows], t0[rows], dur[rows], grid, priors)
+
+    with ThreadPoolExecutor(max_workers=FIT_THREADS) as pool:  # numpy releases the GIL in its loops
+        parts = list(pool.map(fit, chunks))
+    f0, f1, kind, confidence = (np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.zeros(n))
+    for rows, (a, b, k, c) in zip(chunks, parts, strict=True):
+        f0[rows], f1[rows], kind[rows], confidence[rows] = a, b, k, c
+    any_chirp = out["any_chirp"].astype(np.float64) - priors.presence_logit_offset
+    return {
+        "t_start_s": t0.astype(np.float64),
+        "f_start_hz": f0,
+        "f_end_hz": f1,
+        "duration_s": dur.astype(np.float64),
+        "kind": kind,
+        "p_chirp": 1.0 / (1.0 + np.exp(-any_chirp)),
+        "confidence": confidence,
+    }
 
 
-def _fit_chunk(out: dict[str, torch.Tensor], grid: DenseGrid, priors: FitPriors) -> dict[str, np.ndarray]:
-    t0, dur = _edges(out, grid, priors)
+def _fit_curves(
+    freq: np.ndarray, t0: np.ndarray, dur: np.ndarray, grid: DenseGrid, priors: FitPriors
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """f0, f1, kind and confidence (B,) of the best curve under each image's edges (B,), from the
+    frequency logits ``freq`` (B, W, F)."""
     # the columns whose centre lies in [t0, t0 + dur]: at most n_max of them from the first
     dt = grid.column_s
-    first = torch.ceil(t0 / dt - 0.5).long().clamp(0, grid.n_columns - 1)  # (B,)
-    n_max = int(math.ceil(priors.duration_s[1] / dt)) + 1
-    cols = (first[:, None] + torch.arange(n_max)[None]).clamp(max=grid.n_columns - 1)  # (B, M)
-    t_m = (cols.float() + 0.5) * dt
+    first = np.clip(np.ceil(t0 / dt - 0.5).astype(np.int64), 0, grid.n_columns - 1)  # (B,)
+    n_max = min(int(math.ceil(float(dur.max()) / dt)) + 1, grid.n_columns)
+    cols = np.minimum(first[:, None] + np.arange(n_max)[None], grid.n_columns - 1)  # (B, M)
+    t_m = ((cols + 0.5) * dt).astype(np.float32)
     u = (t_m - t0[:, None]) / dur[:, None]
-    w = ((u >= 0) & (u <= 1)).float()
+    w = ((u >= 0) & (u <= 1)).astype(np.float32)
     w[:, 0] = 1.0  # at least one column
-    logp = torch.log_softmax(out["freq"].float(), dim=-1)  # (B, W, F)
-    logp = logp.gather(1, cols[..., None].expand(-1, -1, logp.shape[-1]))  # (B, M, F)
+    logp = np.take_along_axis(_log_softmax(freq), cols[..., None], 1)  # (B, M, F)
     pooled = _pooled(logp, grid.freq_step_hz)  # the same for every law
-    fits = [_search(logp, pooled, u.clamp(0, 1), w, kind, priors, grid.freq_step_hz) for kind in KIND_NAMES]
-    scores = torch.stack([s for _, s in fits], 1)  # (B, K)
+    parabolas = _parabolas(logp)
+    fits = [_search(parabolas, pooled, np.clip(u, 0, 1), w, kind, priors, grid.freq_step_hz) for kind in KIND_NAMES]
+    scores = np.stack([s for _, s in fits], 1)  # (B, K)
     kind = scores.argmax(1)
-    pairs = torch.stack([p for p, _ in fits], 1)[torch.arange(len(kind)), kind]  # (B, 2)
-    return {
-        "t_start_s": t0.double().numpy(),
-        "f_start_hz": pairs[:, 0].double().numpy(),
-        "f_end_hz": pairs[:, 1].double().numpy(),
-        "duration_s": dur.double().numpy(),
-        "kind": kind.numpy().astype(np.int64),
-        "p_chirp": torch.sigmoid(out["any_chirp"].float() - priors.presence_logit_offset).double().numpy(),
-        "confidence": (scores.max(1).values / w.sum(1)).double().numpy(),
-    }
+    pairs = np.stack([p for p, _ in fits], 1)[np.arange(len(kind)), kind]  # (B, 2)
+    return (pairs[:, 0].astype(np.float64), pairs[:, 1].astype(np.float64), kind.astype(np.int64),
+            (scores.max(1) / w.sum(1)).astype(np.float64))

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from chirpgen.config import TARGETS, GenConfig
 from chirploc.config import ModelConfig
 from chirploc.data import TargetNormalisation
-from chirploc.dense import DenseGrid, DenseHead, dense_loss
+from chirploc.dense import DenseHead, dense_loss
 from chirploc.fit import FitPriors, apply_fallback, fit_maps
+from chirploc.grid import DenseGrid
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class DenseChirpHead(DenseHead):
         return dense_loss(out, batch, self.grid)
 
     def decode(self, out: dict[str, torch.Tensor], normalisation: TargetNormalisation) -> dict[str, np.ndarray]:
-        return apply_fallback(fit_maps({k: v.detach().float().cpu() for k, v in out.items()}, self.grid, self.priors),
+        return apply_fallback(fit_maps({k: v.detach().float().cpu().numpy() for k, v in out.items()}, self.grid, self.priors),
                               self.priors)
 
 

@@ -1,4 +1,5 @@
-"""Recordings into the model's frame: read a .wav or .npy file, make it mono, resample, crop or pad.
+"""Recordings into the model's frame: read a .wav or .npy file, make it mono, resample, scale by its
+noise level, then pad it to one frame or cut it into overlapping frames.
 
 Only :func:`load_recording` touches a file; everything else is a pure function of its arguments
 and returns, besides its result, notes saying what it did to the recording.
@@ -6,14 +7,24 @@ and returns, besides its result, notes saying what it did to the recording.
 Notes:
     Integer PCM samples x of b bits are scaled to [-1, 1) by (x - offset) / 2^(b-1), where the
     offset is 0 for signed and 2^(b-1) for unsigned samples. Resampling by the rational
-    p / q ~ target / rate (denominator at most 1000) uses ``scipy.signal.resample_poly``. The
-    robust noise level is 1.4826 * median(|x - median(x)|), the standard deviation for Gaussian
-    noise.
+    p / q ~ target / rate (denominator at most 1000) uses ``scipy.signal.resample_poly``.
+
+    Noise level: the frame's grey levels assume white noise of unit variance, whose normalised STFT
+    power (chirpgen.spectrogram.stft_power) is exponentially distributed with mean 1 in every bin.
+    The level of a recording is sigma = sqrt(median(P) / ln 2), the median over every bin but DC of
+    the columns whose window lies wholly inside the recording: a chirp fills one bin in a column,
+    so the median hardly sees it, and it is measured on the real samples before any padding.
+
+    Frames: a recording longer than the frame is described in frames of the frame's length that
+    start every ``t_start span`` seconds (the span of start times the model was trained on), the
+    last one ending with the recording; so every chirp the model could see whole in a frame lies
+    whole in one of them.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,11 +32,11 @@ import numpy as np
 
 from chirpgen.config import GenConfig
 from chirpgen.plumbing import UserError
-from chirpgen.spectrogram import render_image
+from chirpgen.spectrogram import column_centres, power_to_grey, render_image, stft_power
 
 RECORDING_SUFFIXES = (".wav", ".npy")
-SCALES = ("raw", "noise")
-MAD_TO_STD = 1.4826
+SCALES = ("noise", "raw")
+MAX_CHANNELS = 64  # a 2-D recording's shorter axis is its channels, up to this many
 
 
 class InputError(UserError):
@@ -36,6 +47,13 @@ def check_scale(scale: str) -> None:
     """Raise InputError unless ``scale`` is one of SCALES."""
     if scale not in SCALES:
         raise InputError(f"scale={scale!r} must be one of {list(SCALES)}")
+
+
+def check_rate(rate_hz: float) -> None:
+    """Raise InputError unless ``rate_hz`` is a finite sample rate > 0."""
+    number = isinstance(rate_hz, (int, float, np.integer, np.floating)) and not isinstance(rate_hz, bool)
+    if not (number and np.isfinite(rate_hz) and rate_hz > 0):
+        raise InputError(f"sample rate {rate_hz!r} Hz must be a finite number > 0; pass e.g. --rate 256")
 
 
 def pcm_to_float(data: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -56,6 +74,9 @@ def _read_wav(path: Path) -> tuple[np.ndarray, float, list[str]]:
             rate, data = wavfile.read(path)
     except Exception as exc:  # noqa: BLE001 - scipy raises ValueError, EOFError or struct.error on bad files
         raise InputError(f"{path} is not a readable WAV file ({exc}); give a PCM or float WAV") from None
+    if rate <= 0:
+        raise InputError(f"{path} says its sample rate is {rate} Hz; fix the WAV header (or save the samples as .npy "
+                         "and pass --rate)")
     data, notes = pcm_to_float(data)
     return data, float(rate), notes
 
@@ -71,22 +92,30 @@ def _read_npy(path: Path, sample_rate_hz: float | None) -> np.ndarray:
         raise InputError(f"{path} holds {data.dtype} values; give a numeric 1-D recording")
     if sample_rate_hz is None:
         raise InputError(f"{path}: a .npy file has no sample rate; pass it (--rate HZ)")
-    if sample_rate_hz <= 0:
-        raise InputError(f"sample rate {sample_rate_hz:g} Hz of {path} must be > 0")
+    check_rate(sample_rate_hz)
     return data
 
 
 def to_mono(data: np.ndarray, name: str | Path) -> tuple[np.ndarray, list[str]]:
-    """A finite, non-empty float64 (N,) signal from (N,) or (N, channels) samples (channels averaged).
+    """A finite, non-empty float64 (N,) signal from (N,), (N, channels) or (channels, N) samples
+    (channels averaged; the shorter axis of a 2-D array is taken as the channels).
 
     Raises:
-        InputError: no samples, more than two dimensions, or NaN / infinite samples in ``name``.
+        InputError: no samples, more than two dimensions, a 2-D array with no clear channel axis,
+            or NaN / infinite samples in ``name``.
     """
     data = np.asarray(data, dtype=np.float64)
     notes = []
     if data.ndim == 2:
-        notes.append(f"{data.shape[1]} channels averaged to mono")
-        data = data.mean(axis=1)
+        axis = 0 if data.shape[0] < data.shape[1] else 1
+        channels = data.shape[axis]
+        if channels > MAX_CHANNELS:
+            raise InputError(
+                f"{name} has shape {data.shape}: neither axis looks like channels (at most {MAX_CHANNELS}); "
+                "give a 1-D recording, or (samples, channels)"
+            )
+        notes.append(f"{channels} channels (axis {axis} of {data.shape}) averaged to mono")
+        data = data.mean(axis=axis)
     if data.ndim != 1 or data.size == 0:
         raise InputError(
             f"{name} holds no samples (shape {data.shape}); give a non-empty mono or multi-channel recording"
@@ -113,6 +142,7 @@ def load_recording(path: Path, sample_rate_hz: float | None = None) -> tuple[np.
 
 def resample(signal: np.ndarray, rate_hz: float, target_hz: float) -> tuple[np.ndarray, list[str]]:
     """``signal`` at ``rate_hz`` resampled to ``target_hz`` (polyphase, see Notes)."""
+    check_rate(rate_hz)
     if rate_hz == target_hz:
         return signal, []
     from scipy.signal import resample_poly
@@ -122,49 +152,87 @@ def resample(signal: np.ndarray, rate_hz: float, target_hz: float) -> tuple[np.n
     return signal, [f"resampled from {rate_hz:g} Hz to {target_hz:g} Hz"]
 
 
-def fit_to_frame(signal: np.ndarray, rate_hz: float, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
-    """Resample ``signal`` to the frame's rate, then crop or zero-pad it to the record length."""
-    target_hz = frame.signal.sample_rate_hz
-    signal, notes = resample(signal, rate_hz, target_hz)
-    n = frame.signal.n_samples
-    have_s = len(signal) / target_hz
-    if len(signal) > n:
-        notes.append(f"cropped from {have_s:.3g} s to the first {frame.signal.record_s:g} s")
-        signal = signal[:n]
-    elif len(signal) < n:
-        notes.append(f"zero-padded from {have_s:.3g} s to {frame.signal.record_s:g} s")
-        signal = np.pad(signal, (0, n - len(signal)))
-    return signal, notes
+def noise_level(signal: np.ndarray, frame: GenConfig) -> float:
+    """The recording's noise standard deviation, from the median of its STFT power (see Notes).
+
+    ``signal`` is at the frame's rate; for one shorter than a window, the sample standard deviation.
+    """
+    stft = frame.stft
+    power = stft_power(signal, stft)  # (F, W); the signal is taken as zero beyond its ends
+    first = column_centres(len(signal), stft) - stft.window_len // 2  # first sample of each column's window
+    inside = (first >= 0) & (first + stft.window_len <= len(signal))
+    if not inside.any():
+        return float(np.std(signal))
+    return float(np.sqrt(np.median(power[1:, inside]) / np.log(2.0)))
 
 
-def robust_std(signal: np.ndarray) -> float:
-    """Noise level estimate 1.4826 * median absolute deviation (the std for Gaussian noise)."""
-    return float(MAD_TO_STD * np.median(np.abs(signal - np.median(signal))))
+def scale_to_noise(signal: np.ndarray, frame: GenConfig, name: str | Path) -> tuple[np.ndarray, list[str]]:
+    """``signal`` (at the frame's rate) divided by its noise level (:func:`noise_level`).
+
+    Raises:
+        InputError: a silent recording (noise level 0).
+    """
+    level = noise_level(signal, frame)
+    if not level > 0:
+        raise InputError(f"{name} is silent (noise level 0); nothing to describe (use --scale raw to render it as is)")
+    return signal / level, [f"divided by its noise level {level:.3g}"]
 
 
-def scale_to_noise(signal: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """``signal`` divided by its robust noise level (unchanged when that level is 0)."""
-    level = robust_std(signal)
-    if level <= 0:
-        return signal, []
-    return signal / level, [f"divided by its robust noise level {level:.3g}"]
+@dataclass(frozen=True)
+class Segment:
+    """One frame of a recording: its start in the recording and its spectrogram image."""
+
+    offset_s: float
+    image: np.ndarray  # uint8 (H, W)
 
 
-def recording_image(
-    signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str = "raw"
-) -> tuple[np.ndarray, list[str]]:
-    """The uint8 (H, W) spectrogram of a mono recording rendered in the model's frame, with notes.
+def frame_starts(n: int, frame: GenConfig) -> list[int]:
+    """Start samples of the frames that cover a recording of ``n`` samples (see Notes)."""
+    size = frame.signal.n_samples
+    if n <= size:
+        return [0]
+    lo, hi = frame.signal.t_start_s
+    hop = max(1, int((hi - lo) * frame.signal.sample_rate_hz)) if hi > lo else size
+    return [*range(0, n - size, hop), n - size]
+
+
+def recording_segments(
+    signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str = "noise", name: str | Path = "recording"
+) -> tuple[list[Segment], list[str]]:
+    """The frames of a mono recording rendered in the model's frame, with notes.
 
     Args:
         signal: float (N,) samples.
         rate_hz: their sample rate.
         frame: the model's frame: its rate, record length and STFT.
-        scale: 'raw' keeps the amplitude (the frame's grey levels assume unit-variance noise);
-            'noise' divides the fitted record by its robust noise level first.
+        scale: 'noise' divides the recording by its noise level first (see Notes); 'raw' keeps the
+            amplitude (for data already in the frame's units: unit-variance noise).
+        name: the recording's name in messages.
     """
     check_scale(scale)
-    signal, notes = fit_to_frame(signal, rate_hz, frame)
+    target_hz = frame.signal.sample_rate_hz
+    signal, notes = resample(signal, rate_hz, target_hz)
     if scale == "noise":
-        signal, scale_notes = scale_to_noise(signal)
+        signal, scale_notes = scale_to_noise(signal, frame, name)
         notes += scale_notes
-    return render_image(signal, frame), notes
+    size, have_s, record_s = frame.signal.n_samples, len(signal) / target_hz, frame.signal.record_s
+    starts = frame_starts(len(signal), frame)
+    if len(signal) < size:
+        notes.append(f"zero-padded from {have_s:.3g} s to the model's {record_s:g} s frame")
+        signal = np.pad(signal, (0, size - len(signal)))
+    elif len(starts) > 1:
+        step = (starts[1] - starts[0]) / target_hz if len(starts) > 2 else (starts[-1] - starts[0]) / target_hz
+        notes.append(f"{have_s:.4g} s long: scanned in {len(starts)} overlapping frames of {record_s:g} s "
+                     f"(starts {step:g} s apart, the last one ending with the recording)")
+    images = render_image(np.stack([signal[s : s + size] for s in starts]), frame)
+    return [Segment(s / target_hz, image) for s, image in zip(starts, images, strict=True)], notes
+
+
+def recording_spectrogram(signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str = "noise") -> np.ndarray:
+    """The uint8 (H, W') image of a whole recording of any length in the frame's STFT and grey levels
+    (for figures of long recordings; W' columns of ``frame.column_s``)."""
+    signal, _ = resample(signal, rate_hz, frame.signal.sample_rate_hz)
+    if scale == "noise":
+        level = noise_level(signal, frame)
+        signal = signal / level if level > 0 else signal
+    return power_to_grey(stft_power(signal, frame.stft), frame.stft.db_range)[::-1].copy()

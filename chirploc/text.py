@@ -1,4 +1,4 @@
-"""What ``chirploc describe`` says: the sentence with units, the JSON record and the plain line.
+"""What ``chirploc describe`` says: the sentence with units and the plain line.
 
 The unit of each target comes from ``chirpgen.config.TARGET_UNITS``: frequencies of 1 kHz and more
 are given in kHz, times under 1 s in ms (audio-rate frames).
@@ -7,9 +7,8 @@ are given in kHz, times under 1 s in ms (audio-rate frames).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from chirpgen.config import NO_CHIRP_NAME, TARGET_UNITS, TARGETS
+from chirpgen.config import TARGET_UNITS
 
 
 def _hz(f: float) -> str:
@@ -38,28 +37,12 @@ def sentence(kind: str, f_start_hz: float, f_end_hz: float, t_start_s: float, du
     )
 
 
-def result_record(
-    file: str, values: dict[str, float], kind: str, notes: list[str], p_chirp: float | None = None
-) -> dict[str, Any]:
-    """The JSON record of one input: file, the TARGETS in that order, kind, description and notes.
-
-    With ``p_chirp`` (a model that can tell whether there is a chirp at all) the record also holds
-    it; below 0.5 the kind is 'none', the targets are None and the description says so.
-    """
-    record: dict[str, Any] = {"file": file}
-    if p_chirp is not None and p_chirp < 0.5:
-        record.update({k: None for k in TARGETS})
-        record.update(kind=NO_CHIRP_NAME, description=f"No chirp found (probability of a chirp {p_chirp:.2f}).")
-    else:
-        values = {k: float(values[k]) for k in TARGETS}
-        record.update(values, kind=kind, description=sentence(kind, **values))
-    if p_chirp is not None:
-        record["p_chirp"] = float(p_chirp)
-    record["notes"] = notes
-    return record
+def no_chirp_sentence(p_chirp: float | None) -> str:
+    """What describe says when the model finds no chirp."""
+    return "No chirp found." if p_chirp is None else f"No chirp found (probability of a chirp {p_chirp:.2f})."
 
 
-def result_line(record: dict[str, Any]) -> str:
-    """The plain-text line of a record: 'file: sentence (note; note)'."""
-    notes = f" ({'; '.join(record['notes'])})" if record["notes"] else ""
-    return f"{record['file']}: {record['description']}{notes}"
+def result_line(source: str, text: str, notes: list[str] | tuple[str, ...]) -> str:
+    """The plain-text line of one input: 'file: sentence (note; note)'."""
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    return f"{source}: {text}{suffix}"

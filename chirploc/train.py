@@ -5,8 +5,8 @@
 
 ``train`` reads top to bottom: ``setup`` (data, model, optimiser, scheduler, scaler, or all of them
 restored from ``last``), then per epoch ``train_one_epoch`` and ``end_of_epoch`` (validate on val
-only, step the plateau scheduler and early stopping, write ``last`` with the state to resume,
-``best`` when val improved, and one line of metrics.jsonl).
+only, step the plateau scheduler and early stopping, write ``best`` when val improved, one line of
+metrics.jsonl, then ``last`` with the state to resume, in that order: see chirploc.checkpoint).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, TARGETS
+from chirpgen.plumbing import write_text_atomic
 from chirploc.backbone import BackboneSpec
 from chirploc.checkpoint import (
     CheckpointError,
@@ -35,7 +37,20 @@ from chirploc.checkpoint import (
 )
 from chirploc.config import TrainConfig
 from chirploc.data import ChirpShards, TargetNormalisation, dataset_frame
+from chirploc.distributed import (
+    ONE_PROCESS,
+    Dist,
+    RankSlice,
+    all_sum,
+    barrier,
+    broadcast,
+    finish,
+    local_batch,
+    wrap,
+)
+from chirploc.distributed import init as init_distributed
 from chirploc.model import build_model, prepare_images
+from chirploc.rundir import recover_checkpoints
 from chirploc.runtime import autocast, grad_scaler, resolve_amp, resolve_device, torch_threads
 from chirploc.weights import export_backbone, read_backbone_spec
 
@@ -97,6 +112,8 @@ class Training:
     scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
     scaler: torch.amp.GradScaler
     stopper: EarlyStopping
+    dist: Dist = ONE_PROCESS
+    forward: torch.nn.Module | None = None  # the model as trained: DDP-wrapped across ranks, else the model
     next_epoch: int = 0  # index of the next epoch to run (= epochs completed)
     best_epoch: int = -1
     step: int = 0  # optimiser steps taken
@@ -142,34 +159,55 @@ def train(
         progress: show tqdm progress bars with images/s.
 
     Returns:
-        A summary: best epoch, best val loss, epochs run, and whether training stopped early.
+        A summary: best epoch, best val loss, epochs run, whether training stopped early, and this
+        process's rank (0 unless launched by torchrun, see chirploc.distributed).
     """
     out = Path(out)
-    config = _run_recipe(out, config, resume)
+    d = init_distributed(config.device)  # one process unless launched by torchrun
+    if not d.main:
+        log.setLevel(logging.WARNING)
+    config = _run_recipe(out, config, resume, d)
+    barrier(d)  # rank 0 has checked and repaired the run directory
     with torch_threads(config.num_threads):
-        t = setup(data, out, config, resume)
+        t = setup(data, out, config, resume, d)
         with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
             torch.manual_seed(config.seed)
             if resume:
                 t.load_state_dict(load_train_state(out))
+                if d.main:
+                    _drop_metrics_after(out / "metrics.jsonl", t.next_epoch)
                 log.info("resuming %s at epoch %d", out, t.next_epoch + 1)
             while t.next_epoch < config.epochs and not t.stopper.should_stop:
-                stats = train_one_epoch(t, progress)
+                stats = train_one_epoch(t, progress and d.main)
                 end_of_epoch(t, stats)
-        if pretrain:
+        if pretrain and d.main:
             load_weights(t.model, out / "best", config.model.adapt)
             export_backbone(out, t.model.backbone.cpu(), read_backbone_spec(out / "backbone.json"))
+    finish(d)
     return {
         "best_epoch": t.best_epoch + 1,
         "best_val_loss": t.stopper.best,
         "epochs_run": t.next_epoch,
         "stopped_early": t.stopper.should_stop,
         "run_dir": str(out),
+        "rank": d.rank,
     }
 
 
-def _run_recipe(out: Path, config: TrainConfig, resume: bool) -> TrainConfig:
+def _drop_metrics_after(path: Path, epochs: int) -> None:
+    """Keep the first ``epochs`` lines of metrics.jsonl: lines of epochs written after ``last`` was
+    (a crash between the two) are redone by the resumed run."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    if len(lines) > epochs:
+        write_text_atomic(path, "".join(lines[:epochs]))
+
+
+def _run_recipe(out: Path, config: TrainConfig, resume: bool, d: Dist = ONE_PROCESS) -> TrainConfig:
     """The recipe to run: ``config`` for a new run, the run's own saved one on resume."""
+    if d.main:
+        recover_checkpoints(out)
     if resume:
         if not (out / "last" / "checkpoint.json").is_file():
             raise CheckpointError(
@@ -184,9 +222,11 @@ def _run_recipe(out: Path, config: TrainConfig, resume: bool) -> TrainConfig:
     return config
 
 
-def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool) -> Training:
+def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool, d: Dist = ONE_PROCESS) -> Training:
     """Data (normalised with the frame's ranges, never a split's statistics), model and optimiser."""
     device = resolve_device(config.device)
+    if device.type == "cuda" and d.active:
+        device = torch.device("cuda", d.local_rank)
     amp_dtype = resolve_amp(config.amp, device)
     frame = dataset_frame(data)
     normalisation = TargetNormalisation.from_frame(frame)
@@ -198,7 +238,8 @@ def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool) -> Tra
         model, base_state, config.model = build_model(config.model, frame, len(KIND_NAMES), config.seed)
         spec = BackboneSpec(config.model.arch, frame.image_shape, config.model.model_kwargs, config.model.global_pool)
         lora_base = base_state if config.model.adapt == "lora" else None
-        save_run_files(out, config, frame, normalisation, spec, lora_base)
+        if d.main:
+            save_run_files(out, config, frame, normalisation, spec, lora_base)
     grid = getattr(model.head, "grid", None)  # the dense head's targets come with the data
     train_set = ChirpShards(data, "train", normalisation, limit=config.max_train_samples, dense=grid)
     val_set = ChirpShards(data, "val", normalisation, limit=config.max_val_samples, dense=grid)
@@ -210,6 +251,15 @@ def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool) -> Tra
     optimizer = make_optimizer(model, config)
     shuffle = torch.Generator()
     loader = dict(batch_size=config.batch_size, num_workers=config.num_workers, pin_memory=device.type == "cuda")
+    sampler = RandomSampler(train_set, num_samples=config.epoch_samples or None, generator=shuffle)
+    if d.active:  # each rank its slice of every global batch of the one order
+        sampler = RankSlice(sampler, config.batch_size, d)
+        train_loader = DataLoader(train_set, sampler=sampler, persistent_workers=config.num_workers > 0,
+                                  **{**loader, "batch_size": local_batch(config.batch_size, d)})
+    else:
+        train_loader = DataLoader(train_set, sampler=sampler, drop_last=len(train_set) > config.batch_size,
+                                  persistent_workers=config.num_workers > 0, **loader)
+    barrier(d)  # the run files are written before any rank goes on
     return Training(
         config=config,
         out=out,
@@ -217,13 +267,7 @@ def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool) -> Tra
         amp_dtype=amp_dtype,
         model=model,
         normalisation=normalisation,
-        train_loader=DataLoader(
-            train_set,
-            sampler=RandomSampler(train_set, num_samples=config.epoch_samples or None, generator=shuffle),
-            drop_last=len(train_set) > config.batch_size,
-            persistent_workers=config.num_workers > 0,
-            **loader,
-        ),
+        train_loader=train_loader,
         val_loader=DataLoader(val_set, **loader),
         shuffle=shuffle,
         optimizer=optimizer,
@@ -232,6 +276,8 @@ def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool) -> Tra
         ),
         scaler=grad_scaler(device, amp_dtype),
         stopper=EarlyStopping(config.early_stop_patience, config.min_delta),
+        dist=d,
+        forward=wrap(model, d, device),
     )
 
 
@@ -246,7 +292,7 @@ def train_one_epoch(t: Training, progress: bool) -> dict[str, float]:
         batch = {k: v.to(t.device, non_blocking=True) for k, v in batch.items()}
         x = prepare_images(batch["image"])  # (B, 1, H, W)
         with autocast(t.device, t.amp_dtype):
-            out = t.model(x)
+            out = (t.forward or t.model)(x)  # through DDP across ranks: its backward averages the gradients
         loss = t.model.loss(out, batch, config.kind_loss_weight)
         if t.step < config.warmup_steps:  # linear warmup from lr / warmup_steps
             for group in t.optimizer.param_groups:
@@ -264,13 +310,17 @@ def train_one_epoch(t: Training, progress: bool) -> dict[str, float]:
         if progress:
             bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
     seconds = time.perf_counter() - t0
+    seen, total = all_sum([seen, total], t.dist)  # over all ranks
     return {"train_loss": total / max(seen, 1), "images_per_s": seen / seconds, "train_time_s": seconds}
 
 
 def end_of_epoch(t: Training, stats: dict[str, float]) -> None:
     """Validate, step the scheduler and early stopping, write checkpoints and the metrics line."""
     epoch, t0 = t.next_epoch, time.perf_counter()
-    val = validate(t.model, t.val_loader, t.device, t.amp_dtype, t.normalisation, t.config.kind_loss_weight)
+    val = None
+    if t.dist.main:  # one validation, whose loss every rank then obeys
+        val = validate(t.model, t.val_loader, t.device, t.amp_dtype, t.normalisation, t.config.kind_loss_weight)
+    val = broadcast(val, t.dist)
     lr = t.optimizer.param_groups[0]["lr"]
     t.scheduler.step(val["val_loss"])
     improved = t.stopper.step(val["val_loss"])
@@ -287,18 +337,27 @@ def end_of_epoch(t: Training, stats: dict[str, float]) -> None:
         "best": improved,
     }
     info = {"epoch": epoch + 1, "val_loss": val["val_loss"], "val_mae": val["val_mae"]}
-    adapt = t.config.model.adapt
-    save_checkpoint(t.out, "last", t.model, adapt, info, t.state_dict())
-    if improved:
-        save_checkpoint(t.out, "best", t.model, adapt, info)
-    with open(t.out / "metrics.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
+    if t.dist.main:
+        _write_epoch(t, record, info, improved)
+    barrier(t.dist)
     mae = " ".join(f"{k}={v:.2f}" for k, v in val["val_mae"].items())
     log.info(
         "epoch %d: train %.4f val %.4f (mae %s) kind acc %.3f lr %.2g %.0f img/s%s",
         epoch + 1, record["train_loss"], val["val_loss"], mae, val["val_kind_accuracy"], lr,
         record["images_per_s"], " *" if improved else "",
     )
+
+
+def _write_epoch(t: Training, record: dict[str, Any], info: dict[str, Any], improved: bool) -> None:
+    """best (when improved), the metrics line, then last (the commit point): see chirploc.checkpoint."""
+    adapt = t.config.model.adapt
+    if improved:
+        save_checkpoint(t.out, "best", t.model, adapt, info)
+    with open(t.out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    save_checkpoint(t.out, "last", t.model, adapt, info, t.state_dict())
 
 
 @torch.no_grad()

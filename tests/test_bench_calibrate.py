@@ -27,5 +27,5 @@ def test_calibrate_writes_a_threshold_of_its_grid_into_the_run(dense_run, tmp_pa
     assert min(c["cost"] for c in record["curve"]) == next(c["cost"] for c in record["curve"] if c["threshold"] == chosen)
     from chirploc.inference import load_predictor
 
-    priors = load_predictor(run).model.head.priors
+    priors = load_predictor(run, engine="torch").model.head.priors
     assert priors.fallback_p_chirp == chosen and priors.presence_logit_offset == model["presence_logit_offset"]

@@ -39,9 +39,11 @@ def fake_run(tmp_path, n_test: int):
     pre_config = load_config("default").to_dict()
     pre_config["signal"]["snr_db"] = [3.0, 21.0]
     write_json(tmp_path / "data" / "manifest.json",
-               {"n": 1234, "seed": 2026, "split_counts": {"train": 987, "val": 124, "test": 123}, "config": frame})
+               {"n": 1234, "seed": 2026, "split_counts": {"train": 987, "val": 124, "test": 123}, "config": frame,
+                "shards": []})
     write_json(tmp_path / "pre" / "manifest.json",
-               {"n": 555, "seed": 7, "split_counts": {"train": 444, "val": 56, "test": 55}, "config": pre_config})
+               {"n": 555, "seed": 7, "split_counts": {"train": 444, "val": 56, "test": 55}, "config": pre_config,
+                "shards": []})
     return dest, GenConfig.from_dict(frame)
 
 

@@ -11,7 +11,7 @@ from chirpgen.config import NO_CHIRP_KIND, load_config
 from chirpgen.dataset import make_dataset, split_counts
 from chirpgen.export import dataset_info
 from chirpgen.sample import make_sample
-from chirpgen.shards import DatasetError, read_manifest, read_split
+from chirpgen.shards import DatasetError, read_manifest, read_split, sha256_file
 
 CONFIG = load_config("default")
 N = 60
@@ -215,6 +215,11 @@ def test_a_shard_of_a_newer_schema_is_refused_in_one_line(reference, tmp_path):
     shutil.copytree(out, tmp_path / "d")
     with h5py.File(tmp_path / "d" / "test-00000.h5", "a") as f:
         f.attrs["schema_version"] = 3
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())  # as a newer chirpgen would record it
+    for s in manifest["shards"]:
+        if s["file"] == "test-00000.h5":
+            s["sha256"] = sha256_file(tmp_path / "d" / "test-00000.h5")
+    (tmp_path / "d" / "manifest.json").write_text(json.dumps(manifest))
     for read in (lambda: read_split(tmp_path / "d", "test"), lambda: dataset_info(tmp_path / "d")):
         with pytest.raises(DatasetError, match=r"test-00000.h5 has schema_version 3, .* reads 1 to 2; upgrade"):
             read()

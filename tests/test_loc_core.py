@@ -23,7 +23,7 @@ from chirploc.checkpoint import load_run, save_checkpoint, save_run_files
 from chirploc.cli import main
 from chirploc.config import ModelConfig, TrainConfig, load_train_config
 from chirploc.data import ChirpShards, TargetNormalisation
-from chirploc.describe import describe_files, load_input
+from chirploc.describe import describe, describe_many
 from chirploc.inference import load_predictor
 from chirploc.model import build_model, prepare_images, trainable_parameter_names
 from chirploc.train import train
@@ -247,10 +247,13 @@ def test_png_and_hdf5_pixels_give_the_same_prediction(tiny_run, tiny_data, tmp_p
     for i, image in enumerate(pixels):
         Image.fromarray(image, mode="L").save(tmp_path / f"{i}.png")
         paths.append(tmp_path / f"{i}.png")
-    results = describe_files(paths, predictor)
+    results = list(describe_many(paths, predictor))
     want = predictor.predict(pixels)
+    assert [r.source for r in results] == [str(p) for p in paths]
     for i, r in enumerate(results):
-        assert r["t_start_s"] == want["t_start_s"][i] and r["f_end_hz"] == want["f_end_hz"][i]
+        (chirp,) = r.chirps  # a regression head reports one chirp per image
+        assert chirp.t_start_s == want["t_start_s"][i] and chirp.f_end_hz == want["f_end_hz"][i]
+        assert chirp.p_chirp is None and r.p_chirp is None
 
 
 def test_describe_wav_matches_the_sample_image(tiny_run, frame, tmp_path):
@@ -258,14 +261,17 @@ def test_describe_wav_matches_the_sample_image(tiny_run, frame, tmp_path):
     sample = make_sample(frame, SEED, "test", 0)
     path = tmp_path / "rec.wav"
     wavfile.write(path, int(frame.signal.sample_rate_hz), sample.signal.astype(np.float32))
-    image, notes = load_input(path, frame)
-    assert notes == []
+    ((raw, prepared),) = describe_many([path], predictor, scale="raw", keep_images=True)
+    assert raw.notes == () and len(prepared.segments) == 1
+    image = prepared.segments[0].image
     assert np.abs(image.astype(int) - sample.image.astype(int)).max() <= 1  # float32 rounding
-    got = describe_files([path], predictor)[0]
     want = predictor.predict(sample.image)
-    assert got["t_start_s"] == pytest.approx(want["t_start_s"][0], abs=0.2)
-    assert got["f_start_hz"] == pytest.approx(want["f_start_hz"][0], abs=0.5)
-    assert got["description"].endswith(" s.") and " Hz to " in got["description"]
+    assert raw.chirps[0].t_start_s == pytest.approx(want["t_start_s"][0], abs=1e-3)
+    got = describe(path, predictor=predictor)  # scaled by its noise level, which is about 1
+    assert got.notes[0].startswith("divided by its noise level ")
+    assert got.chirps[0].t_start_s == pytest.approx(want["t_start_s"][0], abs=0.2)
+    assert got.chirps[0].f_start_hz == pytest.approx(want["f_start_hz"][0], abs=0.5)
+    assert got.sentence.endswith(" s.") and " Hz to " in got.sentence
 
 
 def test_describe_resamples_and_pads_recordings(tiny_run, frame, tmp_path):
@@ -275,10 +281,12 @@ def test_describe_resamples_and_pads_recordings(tiny_run, frame, tmp_path):
     from scipy.signal import resample_poly
 
     wavfile.write(path, 512, resample_poly(stereo, 2, 1, axis=0).astype(np.float32))
-    image, notes = load_input(path, frame)
-    assert image.shape == frame.image_shape
-    text = "; ".join(notes)
-    assert "averaged to mono" in text and "resampled from 512 Hz to 256 Hz" in text and "zero-padded" in text
+    ((d, prepared),) = describe_many([path], load_predictor(tiny_run), keep_images=True)
+    assert [s.image.shape for s in prepared.segments] == [frame.image_shape]
+    assert d.notes[0] == "2 channels (axis 1 of (15360, 2)) averaged to mono"
+    assert d.notes[1] == "resampled from 512 Hz to 256 Hz"
+    assert d.notes[2].startswith("divided by its noise level ")
+    assert d.notes[3] == "zero-padded from 30 s to the model's 60 s frame"
 
 
 # --- CLI ----------------------------------------------------------------------------------------
@@ -315,8 +323,8 @@ def test_cli_describe_json_and_plot(tiny_run, tiny_data, tmp_path):
         ]
     )
     assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.output.strip().splitlines()]
-    assert len(lines) == 2
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [obj["file"] for obj in lines] == [str(tmp_path / "a.png"), str(tmp_path / "b.npy")]
     for obj in lines:
         assert {
             "t_start_s",
@@ -326,11 +334,29 @@ def test_cli_describe_json_and_plot(tiny_run, tiny_data, tmp_path):
             "kind",
             "description",
             "file",
+            "chirp",
             "notes",
         } <= set(obj)
-    assert (tmp_path / "p.png").stat().st_size > 1000
-    text = _invoke(["describe", str(tmp_path / "a.png"), "--model", str(tiny_run)])
-    assert text.exit_code == 0 and " chirp sweeping from " in text.output
+        assert obj["chirp"] == 0  # a regression head reports one chirp per input
+    # two inputs: --plot OUT is a folder with one figure per input, reported on stderr beside --json
+    figures = [tmp_path / "p.png" / "a_png.png", tmp_path / "p.png" / "b_npy.png"]
+    assert all(f.stat().st_size > 1000 for f in figures)
+    assert result.stderr.splitlines() == [f"wrote {f}" for f in figures]
+    one = tmp_path / "one.svg"
+    text = _invoke(["describe", str(tmp_path / "a.png"), "--model", str(tiny_run), "--plot", str(one)])
+    assert text.exit_code == 0 and " chirp sweeping from " in text.stdout
+    assert one.read_text().lstrip().startswith("<?xml")  # one input: OUT is the figure
+
+
+def assert_input_error(result, *fragments):
+    """describe's report of an unreadable input: one line naming it, the tally, exit status 1."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    line, tally = result.stderr.strip().splitlines()
+    assert line.startswith("chirploc describe: ")
+    assert tally == "chirploc describe: 1 of 1 inputs could not be described"
+    for fragment in fragments:
+        assert fragment in line, line
 
 
 def assert_one_line_error(result, *fragments):
@@ -345,22 +371,28 @@ def assert_one_line_error(result, *fragments):
 def test_cli_bad_inputs_give_one_clear_line(tiny_run, tiny_data, tmp_path):
     assert_one_line_error(_invoke(["describe", "x.png", "--model", str(tmp_path / "nope")]), "does not exist")
     Image.fromarray(np.zeros((64, 128), np.uint8), mode="L").save(tmp_path / "small.png")
-    assert_one_line_error(
+    assert_input_error(
         _invoke(["describe", str(tmp_path / "small.png"), "--model", str(tiny_run)]), "64x128", "128x128"
     )
     (tmp_path / "notes.png").write_text("not an image")
-    assert_one_line_error(
+    assert_input_error(
         _invoke(["describe", str(tmp_path / "notes.png"), "--model", str(tiny_run)]), "not a readable image"
     )
     (tmp_path / "empty.wav").write_bytes(b"")
-    assert_one_line_error(_invoke(["describe", str(tmp_path / "empty.wav"), "--model", str(tiny_run)]), "empty.wav")
+    assert_input_error(
+        _invoke(["describe", str(tmp_path / "empty.wav"), "--model", str(tiny_run)]), "empty.wav"
+    )
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
-    assert_one_line_error(
+    assert_input_error(
         _invoke(["describe", str(tmp_path / "corrupt.wav"), "--model", str(tiny_run)]), "corrupt.wav"
     )
     wavfile.write(tmp_path / "silent.wav", 256, np.zeros(0, np.float32))
-    assert_one_line_error(
+    assert_input_error(
         _invoke(["describe", str(tmp_path / "silent.wav"), "--model", str(tiny_run)]), "no samples"
+    )
+    wavfile.write(tmp_path / "zeros.wav", 256, np.zeros(1000, np.float32))
+    assert_input_error(
+        _invoke(["describe", str(tmp_path / "zeros.wav"), "--model", str(tiny_run)]), "zeros.wav is silent"
     )
     broken = tmp_path / "broken"
     shutil.copytree(tiny_run, broken)
@@ -370,9 +402,11 @@ def test_cli_bad_inputs_give_one_clear_line(tiny_run, tiny_data, tmp_path):
     assert_one_line_error(
         _invoke(["describe", str(tmp_path / "ok.png"), "--model", str(broken)]),
         "head.safetensors",
-        "truncated",
+        "corrupt",
     )
-    assert_one_line_error(_invoke(["evaluate", str(tmp_path / "nope"), "--data", str(tiny_data)]), "does not exist")
+    assert_one_line_error(
+        _invoke(["evaluate", str(tmp_path / "nope"), "--data", str(tiny_data)]), "does not exist"
+    )
     assert_one_line_error(
         _invoke(
             ["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--set", "plateau_patience=9"]
@@ -421,6 +455,7 @@ def test_lora_is_rebuilt_from_the_saved_adapter_config(tiny_run, tmp_path):
 def test_an_adapter_with_missing_lora_weights_is_refused(tiny_run, tmp_path):
     from safetensors.torch import load_file, save_file
 
+    from chirpgen.shards import sha256_file
     from chirploc.checkpoint import CheckpointError
 
     run = _copy_run(tiny_run, tmp_path)
@@ -428,6 +463,11 @@ def test_an_adapter_with_missing_lora_weights_is_refused(tiny_run, tmp_path):
     state = load_file(str(path))
     dropped = sorted(state)[0]
     save_file({k: v for k, v in state.items() if k != dropped}, str(path))
+    with pytest.raises(CheckpointError, match="corrupt"):  # the file no longer has its recorded hash
+        load_run(run)
+    info = json.loads((run / "best" / "checkpoint.json").read_text())
+    info["sha256"]["adapter.safetensors"] = sha256_file(path)  # a file saved that way by a faulty writer
+    (run / "best" / "checkpoint.json").write_text(json.dumps(info))
     with pytest.raises(CheckpointError, match="damaged"):
         load_run(run)
 
@@ -448,7 +488,10 @@ def test_a_damaged_backbone_description_is_one_clear_error(tiny_run, tmp_path, d
         (run / "backbone.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="backbone.json|base"):
         load_run(run)
-    assert_one_line_error(_invoke(["describe", "x.png", "--model", str(run)]), "backbone.json" if damage != "other_shape" else "base")
+    assert_one_line_error(
+        _invoke(["describe", "x.png", "--model", str(run)]),
+        "backbone.json" if damage != "other_shape" else "base",
+    )
 
 
 def test_cli_describe_without_default_model(tmp_path, monkeypatch):

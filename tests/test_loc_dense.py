@@ -8,8 +8,9 @@ import torch
 
 from chirpgen.config import KIND_NAMES, load_config
 from chirpgen.signal import instantaneous_frequency
-from chirploc.dense import DenseGrid, DenseHead, column_frequencies, dense_loss
+from chirploc.dense import DenseHead, dense_loss
 from chirploc.fit import FitPriors, band_pairs, fit_maps
+from chirploc.grid import DenseGrid, column_frequencies
 
 FRAME = load_config("default")
 GRID = DenseGrid.from_frame(FRAME, freq_step_hz=0.5, time_subbins=4, freq_sigma_hz=0.75, time_sigma_bins=1.0)
@@ -40,12 +41,17 @@ def _ideal_maps(kind: int, t0: float, dur: float, f0: float, f1: float, present:
     """Maps a perfect network would give: log-Gaussians at the truth."""
     cols = column_frequencies(GRID, kind, t0, dur, f0, f1)
     bins = np.arange(GRID.n_freq_bins) * GRID.freq_step_hz
-    freq = np.where(np.isfinite(cols)[:, None], -0.5 * ((bins[None] - np.nan_to_num(cols)[:, None]) / 0.75) ** 2, 0.0)
+    freq = np.where(
+        np.isfinite(cols)[:, None], -0.5 * ((bins[None] - np.nan_to_num(cols)[:, None]) / 0.75) ** 2, 0.0
+    )
     pos = (np.arange(GRID.n_columns * GRID.time_subbins) + 0.5) * GRID.subbin_s
     edge = lambda t: -0.5 * ((pos - t) / GRID.subbin_s) ** 2  # noqa: E731
     maps = {
-        "freq": freq, "presence": np.where(np.isfinite(cols), 5.0, -5.0), "onset": edge(t0),
-        "offset": edge(t0 + dur), "any_chirp": np.array(8.0 if present else -8.0),
+        "freq": freq,
+        "presence": np.where(np.isfinite(cols), 5.0, -5.0),
+        "onset": edge(t0),
+        "offset": edge(t0 + dur),
+        "any_chirp": np.array(8.0 if present else -8.0),
     }
     return {k: torch.tensor(np.asarray(v), dtype=torch.float32)[None] for k, v in maps.items()}
 
@@ -77,7 +83,7 @@ def test_the_fit_of_a_batch_equals_the_fits_one_by_one():
 def test_candidate_pairs_respect_the_band_and_the_sweep():
     pairs = band_pairs(PRIORS, 2.0)
     assert pairs.min() >= 1.0 and pairs.max() <= 100.0
-    assert (pairs[:, 1] - pairs[:, 0]).abs().max() <= 30.0 + 1e-6
+    assert np.abs(pairs[:, 1] - pairs[:, 0]).max() <= 30.0 + 1e-6
 
 
 def test_dense_loss_learns_a_fixed_batch():
@@ -106,6 +112,7 @@ def test_dense_loss_learns_a_fixed_batch():
 
 # --- a tiny dense run end to end ----------------------------------------------------------------
 
+
 def test_a_dense_run_evaluates_errors_on_chirps_and_presence_on_all(dense_run):
     from chirpgen.shards import read_split
     from chirploc.evaluate import evaluate_run
@@ -115,7 +122,10 @@ def test_a_dense_run_evaluates_errors_on_chirps_and_presence_on_all(dense_run):
     assert result["overall"]["n"] == int((kinds != 255).sum())
     det = result["detection"]
     assert det["noise"]["n"] == int((kinds == 255).sum()) > 0
-    assert 0.0 <= det["noise"]["rate"] <= 1.0 and sum(g["n"] for g in det["per_snr"].values()) == det["chirps"]["n"]
+    assert (
+        0.0 <= det["noise"]["rate"] <= 1.0
+        and sum(g["n"] for g in det["per_snr"].values()) == det["chirps"]["n"]
+    )
 
 
 def test_a_dense_run_describes_with_a_presence_probability(dense_run, tmp_path):
@@ -129,33 +139,65 @@ def test_a_dense_run_describes_with_a_presence_probability(dense_run, tmp_path):
 
     image = read_split(dense_run / "data", "test", 1)["image"][0]
     Image.fromarray(image, mode="L").save(tmp_path / "a.png")
-    result = CliRunner().invoke(main, ["describe", str(tmp_path / "a.png"), "--model", str(dense_run / "run"), "--json"])
+    result = CliRunner().invoke(
+        main, ["describe", str(tmp_path / "a.png"), "--model", str(dense_run / "run"), "--json"]
+    )
     assert result.exit_code == 0, result.output
-    record = json.loads(result.output)
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert 0.0 <= record["p_chirp"] <= 1.0
     assert record["kind"] in (*KIND_NAMES, "none")
     assert (record["kind"] == "none") == (record["p_chirp"] < 0.5) == (record["t_start_s"] is None)
 
 
-def test_no_chirp_records_read_as_such():
-    from chirploc.text import result_record
+class _DensePredictor:
+    """Stands in for a dense-head model: the same labels for every image, presence ``p_chirp[i]``
+    (None: a regression-head model, which has no presence output)."""
 
-    values = {"t_start_s": 1.0, "f_start_hz": 2.0, "f_end_hz": 3.0, "duration_s": 4.0}
-    none = result_record("x.png", values, "linear", [], p_chirp=0.12)
-    assert none["kind"] == "none" and none["t_start_s"] is None and none["p_chirp"] == 0.12
-    assert none["description"] == "No chirp found (probability of a chirp 0.12)."
-    found = result_record("x.png", values, "linear", [], p_chirp=0.97)
-    assert found["kind"] == "linear" and found["t_start_s"] == 1.0 and found["description"].startswith("A linear")
-    assert "p_chirp" not in result_record("x.png", values, "linear", [])
+    frame = FRAME
+
+    def __init__(self, p_chirp):
+        self.p_chirp = p_chirp
+
+    def predict(self, images):
+        n = len(images)
+        values = {"t_start_s": 1.0, "f_start_hz": 2.0, "f_end_hz": 3.0, "duration_s": 4.0}
+        out = {**{k: np.full(n, v) for k, v in values.items()}, "kind": np.zeros(n, np.int64)}
+        if self.p_chirp is None:
+            return out
+        dense = {"p_chirp": np.asarray(self.p_chirp[:n], float), "confidence": np.full(n, -1.5)}
+        return {**out, **dense, "fallback": np.zeros(n, bool)}
+
+
+def test_no_chirp_records_read_as_such():
+    from chirploc.describe import describe_many
+
+    images = np.zeros((2, *FRAME.image_shape), np.uint8)
+    none, found = describe_many(list(images), _DensePredictor([0.12, 0.97]))
+    (record,) = none.records()
+    assert record["kind"] == "none" and record["t_start_s"] is None and record["p_chirp"] == 0.12
+    assert record["chirp"] is None and "confidence" not in record
+    assert record["description"] == none.sentence == "No chirp found (probability of a chirp 0.12)."
+    (record,) = found.records()
+    assert record["kind"] == "linear" and record["t_start_s"] == 1.0
+    assert record["description"] == found.sentence and found.sentence.startswith("A linear")
+    assert record["p_chirp"] == 0.97 and record["confidence"] == -1.5 and record["chirp"] == 0
+    (regression,) = describe_many([images[0]], _DensePredictor(None))
+    (record,) = regression.records()
+    assert record["kind"] == "linear" and record["p_chirp"] is None and record["confidence"] is None
 
 
 def test_the_fallback_answers_the_middle_of_the_ranges_only_when_unsure():
     from chirploc.fit import apply_fallback
 
     priors = FitPriors.from_frame(FRAME, fallback_p_chirp=0.8)
-    pred = {"t_start_s": np.array([3.0, 4.0, 5.0]), "duration_s": np.array([2.0, 2.0, 2.0]),
-            "f_start_hz": np.array([10.0, 10.0, 10.0]), "f_end_hz": np.array([20.0, 20.0, 20.0]),
-            "kind": np.array([0, 1, 2]), "p_chirp": np.array([0.3, 0.6, 0.9])}
+    pred = {
+        "t_start_s": np.array([3.0, 4.0, 5.0]),
+        "duration_s": np.array([2.0, 2.0, 2.0]),
+        "f_start_hz": np.array([10.0, 10.0, 10.0]),
+        "f_end_hz": np.array([20.0, 20.0, 20.0]),
+        "kind": np.array([0, 1, 2]),
+        "p_chirp": np.array([0.3, 0.6, 0.9]),
+    }
     out = apply_fallback(pred, priors)
     assert out["fallback"].tolist() == [False, True, False]  # p 0.3 says "no chirp", not "unsure"
     assert out["t_start_s"].tolist() == [3.0, 22.5, 5.0] and out["duration_s"][1] == 8.0

@@ -1,9 +1,12 @@
-"""chirploc describe's pieces without a model: sentences, recordings into the frame, images, the plot.
+"""chirploc describe's pieces without a model: sentences, records, recordings into frames, images,
+inputs, merging frames, streaming, the plot.
 
-The end-to-end checks with a trained model are in test_loc_core.py; here a stand-in predictor
-returns fixed values, so every test runs in well under a second (the plot's matplotlib aside).
+The checks with a trained model are in test_loc_describe_model.py (the packaged default model) and
+test_loc_core.py (a tiny run); here a stand-in predictor returns fixed values, so every test runs in
+well under a second (the plot's matplotlib aside).
 """
 
+import importlib
 import json
 import subprocess
 import sys
@@ -16,25 +19,35 @@ from scipy.io import wavfile
 from chirpgen.config import KIND_NAMES, TARGETS, load_config
 from chirpgen.plumbing import UserError
 from chirpgen.spectrogram import image_axes, render_image
-from chirploc.describe import describe_files, grey_pixels, load_image, load_input
-from chirploc.plot import chirp_curve, image_extent, plot_results
+from chirploc.describe import (
+    Chirp,
+    Description,
+    describe_many,
+    expand_inputs,
+    grey_pixels,
+    load_image,
+    merge_frames,
+)
+from chirploc.plot import chirp_curve, figure_paths, image_extent, plot_description
 from chirploc.recording import (
     InputError,
-    fit_to_frame,
+    check_rate,
+    frame_starts,
     load_recording,
+    noise_level,
     pcm_to_float,
-    recording_image,
+    recording_segments,
+    recording_spectrogram,
     resample,
-    robust_std,
     scale_to_noise,
     to_mono,
 )
-from chirploc.text import quantity, result_line, result_record, sentence
+from chirploc.text import no_chirp_sentence, quantity, result_line, sentence
 
 
 @pytest.fixture(scope="module")
 def frame():
-    return load_config("default")  # 256 Hz, 60 s, 128 x 128 pixels
+    return load_config("default")  # 256 Hz, 60 s, 128 x 128 pixels, chirps start 0-45 s
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +56,11 @@ def noise(frame):
     return np.random.default_rng(0).standard_normal(frame.signal.n_samples)
 
 
-# --- text ---------------------------------------------------------------------------------------
+def _chirp(t_start_s, duration_s, kind="linear", confidence=-1.0, **kw):
+    return Chirp(kind, t_start_s, duration_s, 20.0, 40.0, p_chirp=0.9, confidence=confidence, **kw)
+
+
+# --- text and records ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("kind", "article"), [("linear", "A"), ("quadratic", "A"), ("exponential", "An")])
@@ -67,15 +84,63 @@ def test_every_target_has_a_unit_format():
         assert quantity(target, 2.0).endswith((" Hz", " s"))
 
 
-def test_result_record_keys_values_and_line():
-    values = {"duration_s": np.float32(10.79), "f_end_hz": 36.81, "f_start_hz": 14.62, "t_start_s": 38.94}
-    record = result_record("a.png", values, "exponential", ["a note", "another"])
-    assert list(record) == ["file", *TARGETS, "kind", "description", "notes"]
+def test_chirp_records_keys_values_and_line():
+    chirp = Chirp("exponential", 38.94, np.float32(10.79), 14.62, 36.81, p_chirp=0.97, confidence=-1.2)
+    d = Description("a.png", (chirp,), 0.97, ("a note", "another"))
+    (record,) = d.records()
+    assert list(record) == [
+        "file",
+        "chirp",
+        *TARGETS,
+        "kind",
+        "description",
+        "p_chirp",
+        "confidence",
+        "notes",
+    ]
+    assert (
+        record["chirp"] == 0 and record["kind"] == "exponential" and record["notes"] == ["a note", "another"]
+    )
     assert all(type(record[k]) is float for k in TARGETS)
-    assert record["description"] == sentence("exponential", 14.62, 36.81, 38.94, float(np.float32(10.79)))
+    assert (
+        record["description"]
+        == d.sentence
+        == sentence("exponential", 14.62, 36.81, 38.94, float(np.float32(10.79)))
+    )
+    assert chirp.t_end_s == pytest.approx(38.94 + 10.79)
     assert json.loads(json.dumps(record)) == record
-    assert result_line(record) == f"a.png: {record['description']} (a note; another)"
-    assert result_line({**record, "notes": []}) == f"a.png: {record['description']}"
+    assert result_line("a.png", d.sentence, d.notes) == f"a.png: {d.sentence} (a note; another)"
+    assert result_line("a.png", d.sentence, []) == f"a.png: {d.sentence}"
+
+
+def test_several_chirps_give_one_record_each_and_a_numbered_sentence():
+    first, second = _chirp(5.0, 3.0), _chirp(30.0, 4.0, kind="quadratic", fallback=True)
+    d = Description("r.wav", (first, second), 0.9, ("n",))
+    records = d.records()
+    assert [r["chirp"] for r in records] == [0, 1] and [r["kind"] for r in records] == ["linear", "quadratic"]
+    assert records[0]["notes"] == ["n"]
+    assert records[1]["notes"][0] == "n" and "hardly shows the chirp" in records[1]["notes"][1]
+    assert d.sentence == f"2 chirps. (1) {first.sentence} (2) {second.sentence}"
+
+
+def test_no_chirp_and_error_descriptions():
+    none = Description("x.png", (), 0.12, ("a note",))
+    assert none.sentence == no_chirp_sentence(0.12) == "No chirp found (probability of a chirp 0.12)."
+    assert none.records() == [
+        {
+            "file": "x.png",
+            "chirp": None,
+            **{k: None for k in TARGETS},
+            "kind": "none",
+            "description": none.sentence,
+            "p_chirp": 0.12,
+            "notes": ["a note"],
+        }
+    ]
+    assert Description("x.png").sentence == "No chirp found."  # a model without a presence output
+    bad = Description("y.png", error="y.png is broken")
+    assert bad.records() == [{"file": "y.png", "error": "y.png is broken"}]
+    assert bad.sentence == "not described: y.png is broken"
 
 
 # --- recordings ---------------------------------------------------------------------------------
@@ -90,16 +155,33 @@ def test_pcm_to_float_maps_the_integer_range_to_minus_one_to_one():
     assert pcm_to_float(floats) == (floats, [])
 
 
-def test_to_mono_averages_channels_and_rejects_empty_or_non_finite():
-    mono, notes = to_mono(np.array([[1.0, 3.0], [0.0, -2.0]]), "x.wav")
-    assert mono.tolist() == [2.0, -1.0] and notes == ["2 channels averaged to mono"]
+def test_to_mono_averages_the_shorter_axis_and_rejects_empty_or_non_finite():
+    samples_first = np.array([[1.0, 3.0], [0.0, -2.0], [4.0, 4.0]])  # (N, channels)
+    mono, notes = to_mono(samples_first, "x.wav")
+    assert mono.tolist() == [2.0, -1.0, 4.0] and notes == ["2 channels (axis 1 of (3, 2)) averaged to mono"]
+    mono, notes = to_mono(samples_first.T, "x.npy")  # (channels, N)
+    assert mono.tolist() == [2.0, -1.0, 4.0] and notes == ["2 channels (axis 0 of (2, 3)) averaged to mono"]
     assert to_mono(np.arange(3, dtype=np.int16), "x.npy")[1] == []
+    assert to_mono(np.zeros((64, 100)), "x.npy")[1] == ["64 channels (axis 0 of (64, 100)) averaged to mono"]
+    with pytest.raises(InputError, match=r"x.npy has shape \(65, 100\): neither axis looks like channels"):
+        to_mono(np.zeros((65, 100)), "x.npy")
     with pytest.raises(InputError, match=r"x.wav holds no samples \(shape \(0,\)\)"):
         to_mono(np.zeros(0), "x.wav")
     with pytest.raises(InputError, match="no samples"):
         to_mono(np.zeros((2, 2, 2)), "x.npy")
     with pytest.raises(InputError, match="NaN or infinite"):
         to_mono(np.array([0.0, np.inf]), "x.wav")
+
+
+@pytest.mark.parametrize("rate", [0.0, -1.0, float("nan"), float("inf"), "256"])
+def test_check_rate_names_a_bad_rate(rate):
+    with pytest.raises(InputError, match=rf"sample rate {rate!r} Hz must be a finite number > 0"):
+        check_rate(rate)
+
+
+@pytest.mark.parametrize("rate", [np.int64(256), np.float32(256.0)])
+def test_check_rate_takes_numpy_scalars(rate):
+    check_rate(rate)
 
 
 def test_resampling_a_tone_keeps_its_frequency_and_amplitude():
@@ -116,58 +198,82 @@ def test_resampling_a_tone_keeps_its_frequency_and_amplitude():
     assert resample(same, 256.0, 256.0) == (same, [])
 
 
-def test_fit_to_frame_pads_crops_and_says_so(frame):
-    n = frame.signal.n_samples
-    short = np.arange(1.0, 256 * 30 + 1)
-    padded, notes = fit_to_frame(short, 256.0, frame)
-    assert len(padded) == n and np.array_equal(padded[: len(short)], short) and not padded[len(short) :].any()
-    assert notes == ["zero-padded from 30 s to 60 s"]
-    long = np.arange(float(n + 500))
-    cropped, notes = fit_to_frame(long, 256.0, frame)
-    assert np.array_equal(cropped, long[:n]) and notes == ["cropped from 62 s to the first 60 s"]
-    exact = np.ones(n)
-    assert fit_to_frame(exact, 256.0, frame) == (exact, [])
-    both, notes = fit_to_frame(np.ones(512 * 30), 512.0, frame)
-    assert len(both) == n and notes == ["resampled from 512 Hz to 256 Hz", "zero-padded from 30 s to 60 s"]
+def test_noise_level_of_unit_variance_noise_is_one_and_ignores_a_chirp_and_padding(frame, noise):
+    assert noise_level(noise, frame) == pytest.approx(1.0, abs=0.03)
+    assert noise_level(3.0 * noise, frame) == pytest.approx(3.0 * noise_level(noise, frame))
+    t = np.arange(len(noise)) / frame.signal.sample_rate_hz
+    loud_tone = noise + 10.0 * np.cos(2 * np.pi * 30.0 * t)  # one bin per column: the median hardly sees it
+    assert noise_level(loud_tone, frame) == pytest.approx(noise_level(noise, frame), rel=0.05)
+    assert np.std(loud_tone) > 7
+    short = 7.0 * noise[: 25 * 256]
+    assert noise_level(short, frame) == pytest.approx(7.0, rel=0.05)  # measured before the zero padding
+    scaled, notes = scale_to_noise(5.0 * noise, frame, "x.wav")
+    assert noise_level(scaled, frame) == pytest.approx(1.0) and notes == [
+        f"divided by its noise level {noise_level(5.0 * noise, frame):.3g}"
+    ]
+    with pytest.raises(InputError, match="x.wav is silent .*--scale raw"):
+        scale_to_noise(np.zeros(1000), frame, "x.wav")
 
 
-def test_robust_noise_level_of_unit_variance_noise_is_one(noise):
-    assert robust_std(noise) == pytest.approx(1.0, abs=0.02)
-    assert robust_std(3.0 * noise + 7.0) == pytest.approx(3.0 * robust_std(noise))
-    loud = noise.copy()
-    loud[: len(loud) // 20] *= 100.0  # a loud event in 5 % of the record hardly moves the median
-    assert robust_std(loud) == pytest.approx(1.0, abs=0.1) and np.std(loud) > 10
-    scaled, notes = scale_to_noise(5.0 * noise)
-    assert robust_std(scaled) == pytest.approx(1.0) and notes[0].startswith(
-        "divided by its robust noise level 5"
-    )
-    silence = np.zeros(8)
-    assert scale_to_noise(silence) == (silence, [])
+def test_frame_starts_cover_the_recording_every_start_span(frame):
+    size, hop = frame.signal.n_samples, 45 * 256  # the frame's chirps start in 0-45 s
+    assert frame_starts(10, frame) == [0] and frame_starts(size, frame) == [0]
+    assert frame_starts(300 * 256, frame) == [0, hop, 2 * hop, 3 * hop, 4 * hop, 5 * hop, 240 * 256]
+    assert frame_starts(size + 1, frame) == [0, 1]  # the last frame ends with the recording
 
 
-def test_recording_image_raw_is_the_frame_render_and_noise_scale_is_amplitude_free(frame, noise):
-    image, notes = recording_image(noise, frame.signal.sample_rate_hz, frame)
-    assert notes == [] and np.array_equal(image, render_image(noise, frame))
-    quiet, _ = recording_image(0.01 * noise, frame.signal.sample_rate_hz, frame, scale="noise")
-    loud, notes = recording_image(100.0 * noise, frame.signal.sample_rate_hz, frame, scale="noise")
-    assert np.abs(quiet.astype(int) - loud.astype(int)).max() <= 1  # float32 rounding
-    assert notes == [f"divided by its robust noise level {robust_std(100.0 * noise):.3g}"]
-    with pytest.raises(InputError, match=r"scale='loud' must be one of \['raw', 'noise'\]"):
-        recording_image(noise, 256.0, frame, scale="loud")
+def test_recording_segments_pad_a_short_recording_after_measuring_its_noise(frame, noise):
+    short = 7.0 * noise[: 25 * 256]
+    (segment,), notes = recording_segments(short, 256.0, frame, "noise", "x.wav")
+    level = noise_level(short, frame)
+    assert notes == [
+        f"divided by its noise level {level:.3g}",
+        "zero-padded from 25 s to the model's 60 s frame",
+    ]
+    want = render_image(np.pad(short / level, (0, frame.signal.n_samples - len(short))), frame)
+    assert segment.offset_s == 0.0 and np.array_equal(segment.image, want)
+    (exact,), notes = recording_segments(noise, 256.0, frame, "raw")
+    assert notes == [] and np.array_equal(exact.image, render_image(noise, frame))
+    (_,), notes = recording_segments(np.tile(noise[: 30 * 256], 2)[: 512 * 30], 512.0, frame, "raw")
+    assert notes == ["resampled from 512 Hz to 256 Hz", "zero-padded from 30 s to the model's 60 s frame"]
+
+
+def test_recording_segments_scan_a_long_recording_in_overlapping_frames(frame):
+    long = np.random.default_rng(2).standard_normal(300 * 256)
+    segments, notes = recording_segments(long, 256.0, frame, "raw")
+    assert notes == ["300 s long: scanned in 7 overlapping frames of 60 s (starts 45 s apart, the last one ending with the recording)"]
+    assert [s.offset_s for s in segments] == [0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 240.0]
+    for s in segments:
+        start = int(s.offset_s * 256)
+        assert np.array_equal(s.image, render_image(long[start : start + frame.signal.n_samples], frame))
+    whole = recording_spectrogram(long, 256.0, frame, "raw")
+    assert whole.shape[0] == frame.image_shape[0] and whole.dtype == np.uint8
+    assert whole.shape[1] == pytest.approx(300 / frame.column_s, abs=2)
+
+
+def test_noise_scaling_makes_the_images_independent_of_the_gain(frame, noise):
+    quiet, _ = recording_segments(0.01 * noise, 256.0, frame)
+    loud, notes = recording_segments(100.0 * noise, 256.0, frame)
+    assert np.abs(quiet[0].image.astype(int) - loud[0].image.astype(int)).max() <= 1  # float rounding
+    assert notes == [f"divided by its noise level {noise_level(100.0 * noise, frame):.3g}"]
+    raw, _ = recording_segments(100.0 * noise, 256.0, frame, "raw")
+    assert raw[0].image.mean() > loud[0].image.mean() + 50  # raw keeps the amplitude
+    with pytest.raises(InputError, match=r"scale='loud' must be one of \['noise', 'raw'\]"):
+        recording_segments(noise, 256.0, frame, scale="loud")
     assert issubclass(InputError, UserError)
 
 
 def test_load_recording_reads_wav_and_npy(tmp_path):
-    pcm = np.array([[-32768, 0], [16384, 16384]], np.int16)
+    pcm = np.array([[-32768, 0], [16384, 16384], [0, 0]], np.int16)  # (N, channels)
     wavfile.write(tmp_path / "a.wav", 8000, pcm)
     signal, rate_hz, notes = load_recording(tmp_path / "a.wav")
-    assert signal.tolist() == [-0.5, 0.5] and rate_hz == 8000.0
-    assert notes == ["16-bit integer WAV scaled to [-1, 1)", "2 channels averaged to mono"]
+    assert signal.tolist() == [-0.5, 0.5, 0.0] and rate_hz == 8000.0
+    assert notes == ["16-bit integer WAV scaled to [-1, 1)", "2 channels (axis 1 of (3, 2)) averaged to mono"]
     np.save(tmp_path / "b.npy", np.arange(4, dtype=np.int32))
     assert load_recording(tmp_path / "b.npy", 100.0)[1:] == (100.0, [])
     with pytest.raises(InputError, match="pass it"):
         load_recording(tmp_path / "b.npy")
-    with pytest.raises(InputError, match="sample rate -1 Hz of .*b.npy must be > 0"):
+    with pytest.raises(InputError, match=r"sample rate -1.0 Hz must be a finite number > 0"):
         load_recording(tmp_path / "b.npy", -1.0)
     np.save(tmp_path / "c.npy", np.array(["a", "b"]))
     with pytest.raises(InputError, match="holds <U1 values"):
@@ -177,23 +283,71 @@ def test_load_recording_reads_wav_and_npy(tmp_path):
         load_recording(tmp_path / "d.wav")
 
 
-# --- images and load_input ----------------------------------------------------------------------
+def test_a_wav_whose_header_says_zero_hz_is_refused(tmp_path):
+    wavfile.write(tmp_path / "z.wav", 256, np.zeros(100, np.float32))
+    data = bytearray((tmp_path / "z.wav").read_bytes())
+    assert int.from_bytes(data[24:28], "little") == 256  # the fmt chunk's sample rate field
+    data[24:28] = (0).to_bytes(4, "little")
+    (tmp_path / "z.wav").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"z.wav says its sample rate is 0 Hz; fix the WAV header"):
+        load_recording(tmp_path / "z.wav")
 
 
-def test_png_round_trip_gives_the_stored_pixels(frame, tmp_path):
-    pixels = np.random.default_rng(1).integers(0, 256, frame.image_shape, dtype=np.uint8)
+# --- images -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pixels(frame):
+    return np.random.default_rng(1).integers(0, 256, frame.image_shape, dtype=np.uint8)
+
+
+def test_png_round_trip_gives_the_stored_pixels(frame, pixels, tmp_path):
     Image.fromarray(pixels, mode="L").save(tmp_path / "a.png")
     image, notes = load_image(tmp_path / "a.png", frame)
     assert np.array_equal(image, pixels) and notes == []
     Image.fromarray(np.stack([pixels] * 3, axis=-1), mode="RGB").save(tmp_path / "rgb.png")
-    image, notes = load_input(tmp_path / "rgb.png", frame)
+    image, notes = load_image(tmp_path / "rgb.png", frame)
     assert np.array_equal(image, pixels) and notes == ["grey RGB image: first channel used"]
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(InputError, match="notes.png is not a readable image"):
         load_image(tmp_path / "notes.png", frame)
 
 
-def test_grey_pixels_rejects_colour_depth_and_geometry(frame):
+def test_grey_images_with_alpha_are_read_when_opaque(frame, pixels, tmp_path):
+    opaque = np.stack([pixels, np.full_like(pixels, 255)], axis=-1)
+    Image.fromarray(opaque, mode="LA").save(tmp_path / "la.png")
+    image, notes = load_image(tmp_path / "la.png", frame)
+    assert np.array_equal(image, pixels) and notes == ["grey LA image: first channel used"]
+    see_through = opaque.copy()
+    see_through[3, 4, 1] = 254
+    Image.fromarray(see_through, mode="LA").save(tmp_path / "la_t.png")
+    with pytest.raises(InputError, match="la_t.png is a LA image with transparent pixels"):
+        load_image(tmp_path / "la_t.png", frame)
+    rgba = np.concatenate([np.stack([pixels] * 3, axis=-1), see_through[..., 1:]], axis=-1)
+    with pytest.raises(InputError, match="is a RGBA image with transparent pixels"):
+        grey_pixels(rgba, "RGBA", frame, "x.png")
+    rgba[..., 3] = 255
+    assert np.array_equal(grey_pixels(rgba, "RGBA", frame, "x.png")[0], pixels)
+
+
+def _palette_png(path, index, palette):
+    im = Image.fromarray(index, mode="P")
+    im.putpalette([v for rgb in palette for v in rgb])
+    im.save(path)
+
+
+def test_palette_images_are_read_through_their_palette(frame, pixels, tmp_path):
+    _palette_png(tmp_path / "inv.png", pixels, [(255 - i,) * 3 for i in range(256)])
+    with Image.open(tmp_path / "inv.png") as im:
+        assert im.mode == "P"
+    image, notes = load_image(tmp_path / "inv.png", frame)
+    assert np.array_equal(image, 255 - pixels) and notes == ["palette image read through its palette"]
+    _palette_png(tmp_path / "colour.png", pixels, [(i, 0, 255 - i) for i in range(256)])
+    with pytest.raises(InputError, match="colour.png is a colour"):
+        load_image(tmp_path / "colour.png", frame)
+
+
+def test_grey_pixels_rejects_colour_depth_bilevel_and_geometry(frame, tmp_path):
     grey = np.zeros(frame.image_shape, np.uint8)
     colour = np.stack([grey, grey, grey + 1], axis=-1)
     with pytest.raises(InputError, match=r"x.png is a colour \(RGB\) image"):
@@ -202,74 +356,204 @@ def test_grey_pixels_rejects_colour_depth_and_geometry(frame):
         grey_pixels(grey.astype(np.uint16), "I;16", frame, "x.png")
     with pytest.raises(InputError, match=r"x.png is 64x128 \(H x W\) but the model expects 128x128"):
         grey_pixels(grey[:64], "L", frame, "x.png")
+    Image.fromarray(grey.astype(bool)).save(tmp_path / "bw.png")
+    with pytest.raises(InputError, match=r"bw.png has bool pixels \(mode 1\)"):
+        load_image(tmp_path / "bw.png", frame)
 
 
-def test_load_input_checks_scale_then_file_and_notes_a_npy_rate(frame, noise, tmp_path):
-    with pytest.raises(InputError, match="scale='x'"):
-        load_input(tmp_path / "missing.png", frame, scale="x")
-    with pytest.raises(InputError, match="missing.png does not exist"):
-        load_input(tmp_path / "missing.png", frame)
-    np.save(tmp_path / "rec.npy", noise)
-    image, notes = load_input(tmp_path / "rec.npy", frame)
-    assert np.array_equal(image, render_image(noise, frame))
-    assert notes == ["no sample rate in a .npy file: taken as the model's 256 Hz (pass --rate to change)"]
-    assert load_input(tmp_path / "rec.npy", frame, sample_rate_hz=512.0)[1] == [
-        "resampled from 512 Hz to 256 Hz",
-        "zero-padded from 30 s to 60 s",
+# --- inputs -------------------------------------------------------------------------------------
+
+
+def test_expand_inputs_reads_folders_recursively_and_globs_sorted(tmp_path):
+    for name in ("b.wav", "a.png", "sub/c.npy", "sub/d.txt", "z.PNG"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    got = list(expand_inputs([tmp_path]))
+    assert got == [str(tmp_path / n) for n in ("a.png", "b.wav", "sub/c.npy", "z.PNG")]
+    assert list(expand_inputs([str(tmp_path / "*.wav"), str(tmp_path / "**" / "*.npy")])) == [
+        str(tmp_path / "b.wav"),
+        str(tmp_path / "sub/c.npy"),
     ]
+    missing = [str(tmp_path / "nope.png"), str(tmp_path / "*.flac")]
+    assert list(expand_inputs(missing)) == missing  # passed on, to be reported
+    assert list(expand_inputs([tmp_path / "sub/d.txt"])) == [str(tmp_path / "sub/d.txt")]  # a file as given
 
 
-# --- describe_files with a stand-in predictor, and the plot -------------------------------------
+# --- from frames to chirps ----------------------------------------------------------------------
+
+
+def test_merge_frames_keeps_one_chirp_per_event_in_time_order():
+    whole = _chirp(50.0, 10.0, confidence=-1.2)
+    seen_again = _chirp(50.3, 9.8, confidence=-1.5)  # the same chirp from the overlapping frame
+    cut = _chirp(100.5, 2.0, confidence=-0.5)  # the end of a chirp cut by a frame edge ...
+    its_whole = _chirp(96.0, 6.0, confidence=-1.4)  # ... seen whole in the next frame
+    early = _chirp(5.0, 3.0, confidence=-3.0)
+    close = _chirp(58.0, 6.0, confidence=-1.3)  # overlaps `whole` by 2 s, under half of its 6 s
+    lone_cut = _chirp(200.0, 4.0, confidence=-2.0)  # cut, but no frame holds it whole
+    found = [
+        (seen_again, False),
+        (cut, True),
+        (early, False),
+        (its_whole, False),
+        (whole, False),
+        (close, False),
+        (lone_cut, True),
+    ]
+    assert merge_frames(found) == (early, whole, close, its_whole, lone_cut)
+    assert merge_frames(found[::-1]) == merge_frames(found)
+    assert merge_frames([]) == ()
+    by_presence = [(Chirp("linear", 1.0, 5.0, 20.0, 40.0, p_chirp=p), False) for p in (0.6, 0.9)]
+    assert merge_frames(by_presence) == (by_presence[1][0],)  # without a confidence, the likelier one
 
 
 class FixedPredictor:
-    """Predicts the same linear and exponential chirps whatever the images; records what it saw."""
+    """Predicts the same chirp (its start in frame time) in every frame; records the batches it saw."""
 
-    def __init__(self, frame):
+    def __init__(self, frame, p_chirp=None):
         self.frame = frame
-        self.seen = None
+        self.p_chirp = p_chirp
+        self.batches = []
 
     def predict(self, images):
-        self.seen = images
+        self.batches.append(images)
         n = len(images)
         values = {"t_start_s": 10.0, "f_start_hz": 20.0, "f_end_hz": 80.0, "duration_s": 30.0}
-        return {**{k: np.full(n, v) for k, v in values.items()}, "kind": np.arange(n) % 3}
+        pred = {**{k: np.full(n, v) for k, v in values.items()}, "kind": np.arange(n) % 3}
+        if self.p_chirp is not None:
+            pred["p_chirp"] = np.full(n, self.p_chirp)
+        return pred
 
 
-def test_describe_files_orders_records_like_the_inputs(frame, noise, tmp_path):
+def test_describe_many_keeps_input_order_and_goes_on_after_a_bad_input(frame, noise, tmp_path):
     Image.fromarray(np.zeros(frame.image_shape, np.uint8), mode="L").save(tmp_path / "a.png")
     wavfile.write(tmp_path / "b.wav", 256, noise.astype(np.float32))
     predictor = FixedPredictor(frame)
-    results = describe_files([tmp_path / "a.png", str(tmp_path / "b.wav")], predictor)
-    assert predictor.seen.shape == (2, *frame.image_shape) and predictor.seen.dtype == np.uint8
-    assert [r["file"] for r in results] == [str(tmp_path / "a.png"), str(tmp_path / "b.wav")]
-    assert [r["kind"] for r in results] == ["linear", "quadratic"]
-    assert results[1] == result_record(
+    inputs = [tmp_path / "a.png", tmp_path / "missing.png", str(tmp_path / "b.wav")]
+    results = list(describe_many(inputs, predictor))
+    (seen,) = predictor.batches
+    assert seen.shape == (2, *frame.image_shape) and seen.dtype == np.uint8
+    assert [r.source for r in results] == [str(p) for p in inputs]
+    assert (
+        results[1].error.endswith(
+            "missing.png does not exist; give an image, .wav or .npy file, a folder or a glob pattern"
+        )
+        and results[1].chirps == ()
+    )
+    assert [r.chirps[0].kind for r in (results[0], results[2])] == ["linear", "quadratic"]
+    level = noise_level(noise.astype(np.float32).astype(np.float64), frame)
+    assert results[2] == Description(
         str(tmp_path / "b.wav"),
-        {"t_start_s": 10.0, "f_start_hz": 20.0, "f_end_hz": 80.0, "duration_s": 30.0},
-        "quadratic",
-        [],
+        (Chirp("quadratic", 10.0, 30.0, 20.0, 80.0),),
+        None,
+        (f"divided by its noise level {level:.3g}",),
     )
 
 
-def test_plot_curve_spans_the_chirp_and_extent_the_pixel_edges(frame, tmp_path):
-    record = {"t_start_s": 5.0, "f_start_hz": 20.0, "f_end_hz": 80.0, "duration_s": 30.0, "kind": "linear"}
-    times_s, freqs_hz = chirp_curve(record, n=7)
+def test_describe_many_checks_scale_and_rate_and_notes_a_npy_rate(frame, noise, tmp_path):
+    predictor = FixedPredictor(frame)
+    with pytest.raises(InputError, match="scale='x'"):
+        next(describe_many([tmp_path / "a.png"], predictor, scale="x"))
+    with pytest.raises(InputError, match="sample rate nan Hz"):
+        next(describe_many([tmp_path / "a.png"], predictor, sample_rate_hz=float("nan")))
+    np.save(tmp_path / "rec.npy", noise)
+    ((d, prepared),) = describe_many([tmp_path / "rec.npy"], predictor, scale="raw", keep_images=True)
+    assert np.array_equal(prepared.segments[0].image, render_image(noise, frame))
+    assert d.notes == ("no sample rate in a .npy file: taken as the model's 256 Hz (pass --rate to change)",)
+    (d,) = describe_many([tmp_path / "rec.npy"], predictor, sample_rate_hz=512.0, scale="raw")
+    assert d.notes == ("resampled from 512 Hz to 256 Hz", "zero-padded from 30 s to the model's 60 s frame")
+
+
+def test_describe_many_takes_arrays(frame, noise, pixels):
+    predictor = FixedPredictor(frame)
+    image, recording, words, unrated = describe_many(
+        [pixels, noise, np.array(["a"]), noise.astype(np.float32)], predictor, sample_rate_hz=None
+    )
+    assert image.source == "<array (128, 128)>" and image.chirps and image.notes == ()
+    assert np.array_equal(predictor.batches[0][0], pixels)
+    assert recording.error == "<array (15360,)>: a recording array needs its sample rate (sample_rate_hz=...)"
+    assert words.error.startswith("<array (1,)> holds <U1 values")
+    assert unrated.error is not None
+    (rated,) = describe_many([noise], predictor, sample_rate_hz=256.0, scale="raw")
+    assert rated.error is None and np.array_equal(predictor.batches[-1][0], render_image(noise, frame))
+
+
+def test_a_long_recording_gives_chirps_in_recording_time_merged_across_frames(frame):
+    """Every frame reports a chirp at 10-40 s of its own time: frames at 0, 45, ... s give chirps
+    at 10, 55, ... s; neighbours overlapping by half are one chirp."""
+    long = np.random.default_rng(3).standard_normal(150 * 256)  # frames at 0, 45 and 90 s
+    (d,) = describe_many([long], FixedPredictor(frame), sample_rate_hz=256.0)
+    # 10-40 s and 55-85 s overlap by nothing; 100-130 s too: three chirps, all whole in their frame
+    assert [c.t_start_s for c in d.chirps] == [10.0, 55.0, 100.0]
+    assert "150 s long: scanned in 3 overlapping frames of 60 s (starts 45 s apart, the last one ending with the recording)" in d.notes
+
+
+def test_frames_below_the_presence_threshold_give_no_chirp(frame, pixels):
+    (d,) = describe_many([pixels], FixedPredictor(frame, p_chirp=0.3))
+    assert d.chirps == () and d.p_chirp == 0.3 and d.sentence.startswith("No chirp found")
+    (d,) = describe_many([pixels], FixedPredictor(frame, p_chirp=0.5))
+    assert len(d.chirps) == 1 and d.chirps[0].p_chirp == 0.5
+
+
+def test_describe_many_streams_in_bounded_batches(frame, pixels, monkeypatch):
+    # the module, not the function chirploc.describe that the package exports under the same name
+    monkeypatch.setattr(importlib.import_module("chirploc.describe"), "FRAMES_PER_BATCH", 2)
+    pulled = []
+
+    def inputs():
+        for i in range(5):
+            pulled.append(i)
+            yield pixels
+
+    predictor = FixedPredictor(frame)
+    stream = describe_many(inputs(), predictor)
+    next(stream)
+    assert pulled == [0, 1]  # the first answer comes after one batch, not after all inputs
+    rest = list(stream)
+    assert len(rest) == 4 and [len(b) for b in predictor.batches] == [2, 2, 1]
+
+
+# --- the plot -----------------------------------------------------------------------------------
+
+
+def test_plot_curve_spans_the_chirp_and_extent_the_pixel_edges(frame):
+    times_s, freqs_hz = chirp_curve(Chirp("linear", 5.0, 30.0, 20.0, 80.0), n=7)
     np.testing.assert_allclose(times_s, np.linspace(5.0, 35.0, 7))
     np.testing.assert_allclose(freqs_hz, np.linspace(20.0, 80.0, 7))  # linear: f follows t
     left, right, bottom, top = image_extent(frame)
     freqs, times = image_axes(frame)
     assert (right - left) / frame.image_shape[1] == pytest.approx(times[1] - times[0])
     assert (top - bottom) / frame.image_shape[0] == pytest.approx(freqs[0] - freqs[1])
+    wide = image_extent(frame, 3 * frame.n_columns)
+    assert wide[0] == left and (wide[1] - wide[0]) == pytest.approx(3 * (right - left))
+
+
+def test_figure_paths_are_the_file_for_one_input_else_one_unique_name_per_input(tmp_path):
+    assert figure_paths(tmp_path / "f.PDF", ["x/a.png"]) == [tmp_path / "f.PDF"]
+    assert figure_paths(tmp_path / "f.png", ["x/a.png", "x/b.npy"]) == [
+        tmp_path / "f.png" / "a_png.png",
+        tmp_path / "f.png" / "b_npy.png",
+    ]
+    assert figure_paths(tmp_path / "figs", ["x/rec.1.wav"]) == [tmp_path / "figs" / "rec_1_wav.png"]
+    # one file name in two folders: the folders tell them apart, the others keep their short names
+    got = figure_paths(tmp_path / "figs", ["/d/x/a.png", "/d/y/a.png", "/d/y/b.png"])
+    assert [p.name for p in got] == ["x__a_png.png", "y__a_png.png", "b_png.png"]
+
+
+@pytest.mark.parametrize("seconds", [60, 150])
+def test_plot_description_writes_the_figure_atomically(frame, tmp_path, seconds):
+    signal = np.random.default_rng(4).standard_normal(seconds * 256)
+    ((d, prepared),) = describe_many([signal], FixedPredictor(frame), sample_rate_hz=256.0, keep_images=True)
+    assert (prepared.signal is not None) == (seconds > 60)  # a long recording is drawn whole
     out = tmp_path / "sub" / "plot.png"
-    image = np.zeros(frame.image_shape, np.uint8)
-    assert plot_results([image], [{**record, "file": "a.png", "description": "d"}], frame, out) == out
+    assert plot_description(d, prepared, frame, "noise", out) == out
     with Image.open(out) as im:
         assert im.format == "PNG" and im.size[0] > 100
     assert [p.name for p in out.parent.iterdir()] == ["plot.png"]  # no .partial left behind
 
 
-def test_importing_describe_pulls_in_neither_torch_nor_matplotlib():
-    code = "import sys, chirploc.describe; print(sorted({'torch', 'matplotlib'} & set(sys.modules)))"
+def test_importing_chirploc_pulls_in_neither_torch_nor_matplotlib():
+    code = (
+        "import sys, chirploc, chirploc.describe; print(sorted({'torch', 'matplotlib'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
