@@ -155,6 +155,22 @@ def ablation(record: dict[str, Any]) -> list[str]:
                     f"{record['n_test']:,} records of the benchmark test split."]
 
 
+def experiments(records: list[dict[str, Any]]) -> list[str]:
+    """The experiment log: one row per recorded run (benchmarks/experiments.py)."""
+    lines = md_header(["experiment", "recipe (model changes; epochs x samples)", "minutes", "images/s",
+                       "median t_start (s)", "median f_start (Hz)", "median f_end (Hz)", "median duration (s)",
+                       "kind acc.", "note"])
+    for r in records:
+        recipe = r["recipe"]
+        model = ", ".join(f"{k}={json.dumps(v)}" for k, v in recipe["model"].items())
+        budget = f"{recipe['epochs']} x {recipe['epoch_samples'] or 'all'}"
+        m = r["median"]
+        lines.append(md_row([r["name"], f"{model}; {budget}", f"{r['minutes']:.1f}", f"{r['images_per_s']:.0f}",
+                             f"{m['t_start_s']:.3f}", f"{m['f_start_hz']:.3f}", f"{m['f_end_hz']:.3f}",
+                             f"{m['duration_s']:.3f}", f"{r['kind_accuracy']:.3f}", r["note"]]))
+    return lines
+
+
 def sections() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     acc = _load("accuracy.json")
@@ -180,6 +196,9 @@ def sections() -> dict[str, list[str]]:
     inf = _load("inference_speed_cpu.json")
     out["inference_speed"] = [_source(inf, "inference_speed_cpu.json"), "", *inference_speed(inf)] if inf else [
         missing.format("python benchmarks/bench_inference.py")]
+    exp = json.loads((RESULTS / "experiments.json").read_text()) if (RESULTS / "experiments.json").is_file() else []
+    out["experiments"] = [*(_source(r, "experiments.json").replace("Source", f"{r['name']}", 1) for r in exp), "",
+                          *experiments(exp)] if exp else [missing.format("python benchmarks/experiments.py RUN --name N")]
     return out
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from chirpgen import __version__
 from chirpgen.config import GREY_DEFINITION, KIND_NAMES, SNR_DEFINITION, GenConfig
-from chirpgen.plumbing import PARTIAL_SUFFIX, atomic_path, write_json_atomic
+from chirpgen.plumbing import PARTIAL_SUFFIX, atomic_path, hold_lock, write_json_atomic
 from chirpgen.sample import make_sample
 from chirpgen.shards import (
     LABEL_DTYPES,
@@ -221,7 +221,7 @@ def _check_existing(out: Path, manifest: dict[str, Any], identity: dict[str, Any
         )
 
 
-def _verify_done(out: Path, shard: ShardPlan, recorded: str | None, config: GenConfig) -> str:
+def _verify_done(out: Path, shard: ShardPlan, recorded: str | None, config: GenConfig, seed: int) -> str:
     """sha256 of an existing complete shard; DatasetError if it is corrupt or foreign."""
     path = out / shard.file
     digest = sha256_file(path)
@@ -236,7 +236,7 @@ def _verify_done(out: Path, shard: ShardPlan, recorded: str | None, config: GenC
     try:
         with h5py.File(path, "r") as f:
             ok = f.attrs["config"] == config.to_json() and len(f["index"]) == shard.count
-            ok = ok and int(f["index"][0]) == shard.start
+            ok = ok and int(f["index"][0]) == shard.start and int(f.attrs["seed"]) == seed
     except Exception:  # noqa: BLE001 - any failure to read means the file is damaged
         ok = False
     if not ok:
@@ -268,33 +268,18 @@ def _exclusive(out: Path, part: Part | None = None) -> Iterator[None]:
     """Hold the output directory's lock for the block (see the module docstring); DatasetError if
     another writer holds it. A part holds the directory's lock shared (parts may share a directory,
     a whole run may not run beside them) and its own part lock exclusively."""
-    import fcntl
 
-    locks = [(out / LOCK_FILE, fcntl.LOCK_EX if part is None else fcntl.LOCK_SH)]
-    if part is not None:
-        locks.append((out / f".chirpgen-make.part-{part.k}-of-{part.n}.lock", fcntl.LOCK_EX))
-    handles = []
-    try:
-        for path, mode in locks:
-            fh = open(path, "a+")  # noqa: SIM115 - closed below; closing releases the lock
-            handles.append(fh)
-            try:
-                fcntl.flock(fh, mode | fcntl.LOCK_NB)
-            except OSError:
-                fh.seek(0)
-                holder = fh.read().strip() or "?"
-                raise DatasetError(
-                    f"another chirpgen make (pid {holder}) is writing to {str(out)!r}; wait for it to finish, "
-                    "or choose another --out"
-                ) from None
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
-        yield
-    finally:
-        for fh in handles:
-            fh.close()
+    def busy(pid: str) -> DatasetError:
+        return DatasetError(
+            f"another chirpgen make (pid {pid}) is writing to {str(out)!r}; wait for it to finish, or choose another --out"
+        )
+
+    with hold_lock(out / LOCK_FILE, busy, shared=part is not None):
+        if part is None:
+            yield
+            return
+        with hold_lock(out / f".chirpgen-make.part-{part.k}-of-{part.n}.lock", busy):
+            yield
 
 
 def _die_with_parent(parent: int) -> None:
@@ -356,6 +341,7 @@ def _take_stock(
     manifest: dict[str, Any],
     plans: list[ShardPlan],
     config: GenConfig,
+    seed: int,
     progress: Callable[[int], None],
 ) -> list[tuple[dict[str, Any], ShardPlan]]:
     """Remove stale .partial files of ``plans``, verify the shards already written; return (entry, plan) of the rest."""
@@ -364,7 +350,7 @@ def _take_stock(
     todo = []
     for entry, plan in zip(manifest["shards"], plans, strict=False):
         if (out / plan.file).exists():
-            entry["sha256"] = _verify_done(out, plan, entry["sha256"], config)
+            entry["sha256"] = _verify_done(out, plan, entry["sha256"], config, seed)
             progress(plan.count)
         else:
             entry["sha256"] = None
@@ -427,6 +413,8 @@ def make_dataset(
     _prepare_out(out)
     with _exclusive(out, part):  # our stale .partial files, our manifest and our shards are ours alone
         identity = _identity(config, seed, n, shard_size)
+        if part is not None and (out / MANIFEST).exists():  # a part may not go into another data set
+            _check_existing(out, read_manifest(out), identity)
         recorded = _recorded_sha256(out, identity, name)
         plans = plan_shards(n, config.splits, shard_size)
         if part is not None:
@@ -434,7 +422,7 @@ def make_dataset(
         manifest = _new_manifest(config, n, identity, plans, recorded)
         if part is not None:
             manifest["part"] = [part.k, part.n]
-        todo = _take_stock(out, manifest, plans, config, progress)
+        todo = _take_stock(out, manifest, plans, config, seed, progress)
         write_json_atomic(out / name, manifest)
         _write_missing(out, manifest, todo, config, seed, workers, progress, name)
         manifest["complete"] = True
@@ -450,6 +438,8 @@ def join_parts(out: str | Path, sources: list[str | Path] = ()) -> dict[str, Any
     from ``out``. Returns the manifest.
     """
     out = Path(out)
+    if sources:
+        _prepare_out(out)  # joining other directories into a new one
     dirs = [out, *(Path(s) for s in sources)]
     found: dict[tuple[int, int], tuple[Path, dict[str, Any]]] = {}
     for d in dirs:
@@ -478,6 +468,8 @@ def join_parts(out: str | Path, sources: list[str | Path] = ()) -> dict[str, Any
     config = GenConfig.from_dict(first["config"])
     identity = {x: first[x] for x in ident_keys}
     with _exclusive(out):
+        if (out / MANIFEST).exists():  # joining into a data set is fine only when it is this one
+            _check_existing(out, read_manifest(out), identity)
         recorded: dict[str, str] = {}
         for d, manifest in found.values():
             for entry in manifest["shards"]:

@@ -90,3 +90,27 @@ def user_errors(on_interrupt: str = "Interrupted.") -> Callable[[Callable[..., A
         return wrapper
 
     return decorate
+
+
+@contextmanager
+def hold_lock(path: Path, busy: Callable[[str], UserError], shared: bool = False) -> Iterator[None]:
+    """Hold an fcntl.flock on ``path`` (created if missing) for the block: exclusive, or ``shared``
+    with other shared holders. The kernel releases it when the process ends, however it ends, so a
+    killed holder leaves no stale lock. If another process holds it, raise ``busy(pid)``, the pid
+    that holder wrote into the file ('?' if unknown)."""
+    import fcntl
+
+    fh = open(path, "a+")  # noqa: SIM115 - closed below; closing releases the lock
+    try:
+        try:
+            fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            raise busy(fh.read().strip() or "?") from None
+        fh.seek(0)  # a shared holder too: a refused writer then names one live holder
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()

@@ -5,8 +5,8 @@ Layout (the data contract, see README "Data format")::
     <out>/manifest.json         config, seed, versions, per shard: file, split, start, count, sha256
     <out>/<split>-00000.h5      shards of ``shard_size`` samples
 
-Every reader checks each shard's sha256 against the manifest before using it (once per file and
-process, :func:`verify_shard`), so a damaged file is named instead of read.
+Every reader checks each shard's sha256 against the manifest before using it (once per file while it
+is unchanged, :func:`verify_shard`), so a damaged file is named instead of read.
 
 Schema versions: 1 has a chirp in every record; 2 adds records without one (``kind`` 255, NaN
 labels, attribute ``no_chirp_kind``). A data set is written with the lowest version that holds it
@@ -29,7 +29,7 @@ import numpy as np
 
 from chirpgen import __version__
 from chirpgen.config import NO_CHIRP_KIND, SPLIT_NAMES, GenConfig
-from chirpgen.plumbing import UserError
+from chirpgen.plumbing import UserError, write_json_atomic
 
 SCHEMA_VERSION = 2  # the newest version written and read; see schema_attrs
 MANIFEST = "manifest.json"
@@ -76,10 +76,23 @@ def read_manifest(root: str | Path, name: str = MANIFEST) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path} is not valid JSON ({exc}); delete the directory and run chirpgen make again") from None
     missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
-    if missing or not isinstance(manifest["shards"], list) or not isinstance(manifest["config"], dict):
-        what = f"lacks {', '.join(missing)}" if missing else "has a malformed config or shard list"
+    if missing or not _well_formed(manifest):
+        what = f"lacks {', '.join(missing)}" if missing else "has a malformed config, split count or shard entry"
         raise DatasetError(f"{path} {what}; it is not a chirpgen manifest: delete the directory and run chirpgen make again")
     return manifest
+
+
+def _well_formed(manifest: dict[str, Any]) -> bool:
+    counts, shards = manifest["split_counts"], manifest["shards"]
+    entry_keys = {"file": str, "split": str, "start": int, "count": int}
+    return (
+        isinstance(manifest["config"], dict)
+        and isinstance(counts, dict)
+        and all(isinstance(counts.get(s), int) for s in SPLIT_NAMES)
+        and isinstance(shards, list)
+        and all(isinstance(e, dict) and all(isinstance(e.get(k), t) for k, t in entry_keys.items()) for e in shards)
+        and all(e["split"] in SPLIT_NAMES and "/" not in e["file"] and "\\" not in e["file"] for e in shards)
+    )
 
 
 def sha256_file(path: Path) -> str:
@@ -90,17 +103,29 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+VERIFIED_CACHE = ".chirpgen-verified.json"  # per data set: file -> [size, mtime_ns, sha256] already checked
 _VERIFIED: set[tuple[str, int, int, str]] = set()  # (path, size, mtime_ns, sha256) checked in this process
 
 
 def verify_shard(path: Path, recorded: str | None) -> None:
     """DatasetError unless the shard's sha256 is the one its manifest recorded (``None``: not yet
-    recorded, nothing to check). Each file is hashed once per process while it is unchanged."""
+    recorded, nothing to check).
+
+    A file is hashed once: the check is remembered in this process and in the data set's
+    ``.chirpgen-verified.json`` by size and modification time, so a file that has not been written
+    since is not read again by later readers (rewriting a file, as any corruption by a program
+    does, changes its modification time).
+    """
     if recorded is None:
         return
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, recorded)
     if key in _VERIFIED:
+        return
+    cache_path = path.parent / VERIFIED_CACHE
+    cache = _read_cache(cache_path)
+    if cache.get(path.name) == [stat.st_size, stat.st_mtime_ns, recorded]:
+        _VERIFIED.add(key)
         return
     digest = sha256_file(path)
     if digest != recorded:
@@ -109,14 +134,29 @@ def verify_shard(path: Path, recorded: str | None) -> None:
             "delete that file and run the same chirpgen make again to regenerate it"
         )
     _VERIFIED.add(key)
+    cache = _read_cache(cache_path)  # others may have added files meanwhile
+    cache[path.name] = [stat.st_size, stat.st_mtime_ns, recorded]
+    try:
+        write_json_atomic(cache_path, cache)
+    except OSError:  # a read-only data set is verified again by the next process
+        pass
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
 
 
 def manifest_config(manifest: dict[str, Any]) -> GenConfig:
     return GenConfig.from_dict(manifest["config"])
 
 
-def iter_shards(root: str | Path, split: str) -> Iterator[Path]:
-    """Paths of the shards of ``split``, in index order."""
+def iter_shards(root: str | Path, split: str, verify: bool = True) -> Iterator[Path]:
+    """Paths of the shards of ``split``, in index order, each checked (:func:`verify_shard`) as it
+    is reached unless ``verify`` is False."""
     if split not in SPLIT_NAMES:
         raise DatasetError(f"split {split!r} must be one of {list(SPLIT_NAMES)}")
     manifest = read_manifest(root)
@@ -125,17 +165,25 @@ def iter_shards(root: str | Path, split: str) -> Iterator[Path]:
             path = Path(root) / s["file"]
             if not path.is_file():
                 raise DatasetError(f"shard {path} is missing; run the same chirpgen make again to complete the data set")
-            verify_shard(path, s.get("sha256"))
+            if verify:
+                verify_shard(path, s.get("sha256"))
             yield path
+
+
+def recorded_sha256(root: str | Path) -> dict[str, str | None]:
+    """The sha256 the manifest of ``root`` records for each shard file."""
+    return {s["file"]: s.get("sha256") for s in read_manifest(root)["shards"]}
 
 
 def read_split(root: str | Path, split: str, n: int | None = None) -> dict[str, np.ndarray]:
     """The first ``n`` samples (all if None) of a split, as arrays named as in the shards."""
     parts: dict[str, list[np.ndarray]] = {}
     have = 0
-    for path in iter_shards(root, split):
+    recorded = recorded_sha256(root)
+    for path in iter_shards(root, split, verify=False):
         if n is not None and have >= n:
             break
+        verify_shard(path, recorded[path.name])  # only the shards actually read
         with h5py.File(path, "r") as f:
             check_schema(path, f.attrs)
             take = len(f["index"]) if n is None else min(len(f["index"]), n - have)

@@ -48,6 +48,7 @@ from chirploc.model import ChirpLocModel, apply_lora, make_head
 from chirploc.rundir import (
     CHECKPOINT_NAMES,
     CheckpointError,
+    checkpoint_folder,
     recover_checkpoints,
     swap_in,
     verify_checkpoint,
@@ -207,10 +208,10 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
         )
     if which not in CHECKPOINT_NAMES:
         raise CheckpointError(f"checkpoint {which!r} must be one of {list(CHECKPOINT_NAMES)}")
-    recover_checkpoints(run_dir)
+    folder = checkpoint_folder(run_dir, which)  # reads only: a run that is training is left alone
     config, frame, normalisation = _read_run_configs(run_dir)
-    info = _read_json(run_dir / which / "checkpoint.json")
-    verify_checkpoint(run_dir / which, info)
+    info = _read_json(folder / "checkpoint.json")
+    verify_checkpoint(folder, info)
     adapt = info.get("adapt", config.model.adapt)
     try:
         spec = BackboneSpec.from_dict(_read_json(run_dir / BACKBONE_META), str(run_dir / BACKBONE_META))
@@ -220,11 +221,11 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
             head = make_head(backbone, model_cfg, frame, len(KIND_NAMES))
             if adapt == "lora":
                 load_state(backbone, run_dir / "base.safetensors", "base", "train again")
-                backbone = apply_lora(backbone, read_adapter_config(run_dir / which))
+                backbone = apply_lora(backbone, read_adapter_config(folder))
     except BackboneError as exc:
         raise CheckpointError(f"run {str(run_dir)!r}: {exc}") from None
     model = ChirpLocModel(backbone, head)
-    load_weights(model, run_dir / which, adapt)
+    load_weights(model, folder, adapt)
     model.eval()
     return LoadedRun(model, config, frame, normalisation, info)
 

@@ -73,6 +73,9 @@ class ModelConfig:
     lora_mlp: bool = field(default=False, metadata={"help": "also adapt the MLP (fc1, fc2) of each block"})
     global_pool: str = field(default="token", metadata={"help": _POOL_HELP})
     head_hidden: int = field(default=256, metadata={"help": "hidden width of the head MLP (0: linear head)"})
+    pixel_skip: int = field(
+        default=0, metadata={"help": "dense: width of each column's own pixels projected into the head (0: none)"}
+    )
     drop_path_rate: float = field(default=0.0, metadata={"help": "stochastic depth rate of the backbone"})
     head: str = field(default="regression", metadata={"help": _HEAD_HELP})
     freq_step_hz: float = field(default=0.5, metadata={"help": "dense: width of the frequency bins, Hz"})
@@ -89,7 +92,9 @@ class ModelConfig:
              "fallback_p_chirp", "presence_logit_offset"),
             prefix="model.",
         )
-        _coerce_numbers(self, ("lora_r", "head_hidden", "time_subbins"), prefix="model.", integer=True)
+        _coerce_numbers(self, ("lora_r", "head_hidden", "time_subbins", "pixel_skip"), prefix="model.", integer=True)
+        if self.pixel_skip < 0 or (self.pixel_skip and self.head != "dense"):
+            raise ValueError(f"model.pixel_skip={self.pixel_skip!r} must be >= 0, and 0 unless model.head=dense")
         if self.head not in HEADS:
             raise ValueError(f"model.head={self.head!r} must be one of {list(HEADS)}")
         if self.head == "dense" and self.global_pool != "flatten":

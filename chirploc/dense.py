@@ -30,23 +30,41 @@ from chirploc.grid import DenseGrid
 
 
 class DenseHead(nn.Module):
-    """Per-token MLP to per-column maps; a linear image-level presence logit on the class token."""
+    """Per-token MLP to per-column maps; a linear image-level presence logit on the class token.
 
-    def __init__(self, in_features: int, grid: DenseGrid, columns_per_token: int, hidden: int = 256) -> None:
+    With ``pixel_dim > 0`` each column's MLP also reads the column's own pixels, projected to
+    ``pixel_dim`` values (a skip past the patch embedding, which squeezes a strip of pw columns
+    into one token): the MLP then runs per column on [its token's features, its pixels].
+    """
+
+    def __init__(
+        self, in_features: int, grid: DenseGrid, columns_per_token: int, hidden: int = 256, pixel_dim: int = 0,
+        image_height: int = 0,
+    ) -> None:
         super().__init__()
-        self.grid, self.pw = grid, columns_per_token
+        self.grid, self.pw, self.pixel_dim = grid, columns_per_token, pixel_dim
         per_column = grid.n_freq_bins + 1 + 2 * grid.time_subbins
-        self.mlp = nn.Sequential(
-            nn.Linear(in_features, hidden), nn.GELU(), nn.Linear(hidden, columns_per_token * per_column)
-        )
+        if pixel_dim:
+            self.pixel_proj = nn.Linear(image_height, pixel_dim)
+            self.mlp = nn.Sequential(nn.Linear(in_features + pixel_dim, hidden), nn.GELU(), nn.Linear(hidden, per_column))
+        else:
+            self.mlp = nn.Sequential(
+                nn.Linear(in_features, hidden), nn.GELU(), nn.Linear(hidden, columns_per_token * per_column)
+            )
         self.any_chirp = nn.Linear(in_features, 1)
 
-    def forward(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(B, 1 + N, D) tokens (class token first, the N strips last) to the maps, all float32 logits."""
+    def forward(self, tokens: torch.Tensor, pixels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """(B, 1 + N, D) tokens (class token first, the N strips last), and with a pixel skip the
+        (B, 1, H, W) input images, to the maps, all float32 logits."""
         g = self.grid
         cls, strips = tokens[:, 0], tokens[:, -(g.n_columns // self.pw) :]  # (B, D), (B, N, D)
         b = strips.shape[0]
-        out = self.mlp(strips).float().reshape(b, g.n_columns, -1)  # (B, W, F + 1 + 2 S)
+        if self.pixel_dim:
+            columns = pixels[:, 0].transpose(1, 2).to(strips.dtype)  # (B, W, H)
+            per_column = torch.cat([strips.repeat_interleave(self.pw, dim=1), self.pixel_proj(columns)], -1)
+            out = self.mlp(per_column).float()  # (B, W, F + 1 + 2 S)
+        else:
+            out = self.mlp(strips).float().reshape(b, g.n_columns, -1)  # (B, W, F + 1 + 2 S)
         f, s = g.n_freq_bins, g.time_subbins
         return {
             "freq": out[..., :f],  # (B, W, F)

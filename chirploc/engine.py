@@ -166,8 +166,11 @@ class NumpyDenseModel:
 
 def engine_supports(run_dir: str | Path, which: str = "best") -> bool:
     """Whether ``run_dir`` is a packaged dense-head model this runtime can run (merged weights)."""
+    from chirploc.rundir import checkpoint_folder
+
     run_dir = Path(run_dir)
-    return (run_dir / which / "backbone.safetensors").is_file() and _dense_config(run_dir) is not None
+    folder = checkpoint_folder(run_dir, which)
+    return (folder / "backbone.safetensors").is_file() and _dense_config(run_dir) is not None
 
 
 def _dense_config(run_dir: Path) -> tuple[dict, int] | None:
@@ -183,7 +186,7 @@ def _dense_config(run_dir: Path) -> tuple[dict, int] | None:
         return None
     model, kwargs = config.get("model", {}), spec.get("model_kwargs", {})
     plain = PLAIN_VIT.fullmatch(str(spec.get("arch", ""))) and set(kwargs) <= PLAIN_KWARGS
-    if model.get("head") != "dense" or spec.get("global_pool") != "flatten" or not plain:
+    if model.get("head") != "dense" or model.get("pixel_skip") or spec.get("global_pool") != "flatten" or not plain:
         return None
     num_heads = kwargs.get("num_heads")
     return (model, num_heads) if isinstance(num_heads, int) and num_heads > 0 else None

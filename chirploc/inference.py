@@ -102,13 +102,13 @@ def _numpy_predictor(run_dir: Path, which: str) -> Predictor:
     from chirpgen.config import GenConfig
     from chirpgen.plumbing import read_json
     from chirploc.engine import load_engine
-    from chirploc.rundir import CheckpointError, recover_checkpoints, verify_checkpoint
+    from chirploc.rundir import CheckpointError, checkpoint_folder, verify_checkpoint
 
-    recover_checkpoints(run_dir)
-    verify_checkpoint(run_dir / which, read_json(run_dir / which / "checkpoint.json", CheckpointError, "package again"))
+    folder = checkpoint_folder(run_dir, which)
+    verify_checkpoint(folder, read_json(folder / "checkpoint.json", CheckpointError, "package again"))
     frame = GenConfig.from_dict(read_json(run_dir / "frame.json", CheckpointError, "train again"))
     try:
-        engine = load_engine(run_dir, frame, which)
+        engine = load_engine(run_dir, frame, folder.name)
     except ValueError as exc:
         raise CheckpointError(f"{exc}; use --engine torch") from None
     return Predictor(engine.predict, frame, "numpy")

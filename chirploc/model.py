@@ -82,8 +82,9 @@ class ChirpHead(nn.Module):
 class DenseChirpHead(DenseHead):
     """The dense head with the fit (chirploc.fit) as its decoder."""
 
-    def __init__(self, in_features: int, grid: DenseGrid, columns_per_token: int, hidden: int, priors: FitPriors):
-        super().__init__(in_features, grid, columns_per_token, hidden)
+    def __init__(self, in_features: int, grid: DenseGrid, columns_per_token: int, hidden: int, priors: FitPriors,
+                 pixel_dim: int = 0, image_height: int = 0):
+        super().__init__(in_features, grid, columns_per_token, hidden, pixel_dim, image_height)
         self.priors = priors
 
     def loss(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], kind_weight: float) -> torch.Tensor:
@@ -108,6 +109,8 @@ class ChirpLocModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> Any:
         features = self.backbone(x)  # (B, D) pooled, or (B, N, D) tokens
+        if getattr(self.head, "pixel_dim", 0):
+            return self.head(features, x)  # the dense maps, the head also reading each column's pixels
         return self.head(features)  # the head's outputs: (B, 4), (B, K) or the dense maps
 
     def loss(self, out: Any, batch: dict[str, torch.Tensor], kind_weight: float) -> torch.Tensor:
@@ -139,7 +142,7 @@ def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> Dens
         )
     grid = DenseGrid.from_frame(frame, cfg.freq_step_hz, int(cfg.time_subbins), cfg.freq_sigma_hz, cfg.time_sigma_bins)
     priors = FitPriors.from_frame(frame, cfg.fallback_p_chirp, cfg.presence_logit_offset)
-    return DenseChirpHead(backbone.num_features, grid, patch[1], cfg.head_hidden, priors)
+    return DenseChirpHead(backbone.num_features, grid, patch[1], cfg.head_hidden, priors, int(cfg.pixel_skip), height)
 
 
 def lora_config(cfg: ModelConfig) -> Any:

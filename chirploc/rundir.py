@@ -1,5 +1,6 @@
 """Run directories without torch: the checkpoint error, and the crash-safety of checkpoint folders
-(the sha256 record in checkpoint.json, its check, and the recovery of an interrupted swap).
+(the sha256 record in checkpoint.json, its check, reading around an interrupted swap, and the
+trainer's repair of one).
 
 The layout is described in :mod:`chirploc.checkpoint`; this module is what both runtimes need
 (chirploc.engine loads packaged models without importing torch).
@@ -28,8 +29,20 @@ def write_checkpoint_json(folder: Path, info: dict[str, Any]) -> None:
     write_json_atomic(folder / "checkpoint.json", {**info, "sha256": {p.name: sha256_file(p) for p in files}})
 
 
+def checkpoint_folder(run_dir: Path, name: str) -> Path:
+    """The folder that holds checkpoint ``name`` of ``run_dir`` for a reader, who changes nothing: the
+    folder itself, or while a swap is under way (or was cut short by a kill) the complete
+    ``<name>.tmp`` or ``<name>.old``. Only the trainer repairs (:func:`recover_checkpoints`), so a
+    reader never disturbs a run that is training."""
+    for folder in (run_dir / name, run_dir / f"{name}.tmp", run_dir / f"{name}.old"):
+        if (folder / "checkpoint.json").is_file():
+            return folder
+    return run_dir / name
+
+
 def recover_checkpoints(run_dir: Path) -> None:
-    """Finish or undo a checkpoint swap that a kill interrupted (see the module docstring)."""
+    """Finish or undo a checkpoint swap that a kill interrupted (see the module docstring); called
+    by the trainer alone, before it writes."""
     for name in CHECKPOINT_NAMES:
         final, tmp, old = (run_dir / f"{name}{s}" for s in ("", ".tmp", ".old"))
         if not final.exists():

@@ -15,7 +15,10 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, TARGETS
-from chirpgen.plumbing import write_text_atomic
+from chirpgen.plumbing import hold_lock, write_text_atomic
 from chirploc.backbone import BackboneSpec
 from chirploc.checkpoint import (
     CheckpointError,
@@ -55,6 +58,7 @@ from chirploc.runtime import autocast, grad_scaler, resolve_amp, resolve_device,
 from chirploc.weights import export_backbone, read_backbone_spec
 
 log = logging.getLogger(__name__)
+TRAIN_LOCK = ".chirploc-train.lock"
 
 
 @dataclass
@@ -166,6 +170,33 @@ def train(
     d = init_distributed(config.device)  # one process unless launched by torchrun
     if not d.main:
         log.setLevel(logging.WARNING)
+    with _run_lock(out, d):
+        summary = _train(data, out, config, resume, pretrain, progress, d)
+    finish(d)
+    return summary
+
+
+@contextmanager
+def _run_lock(out: Path, d: Dist) -> Iterator[None]:
+    """One trainer per run directory (rank 0 holds the lock for its ranks); CheckpointError if another has it."""
+    if not d.main:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+
+    def busy(pid: str) -> CheckpointError:
+        return CheckpointError(
+            f"another chirploc training (pid {pid}) is writing to {str(out)!r}; wait for it to finish, or choose "
+            "another --out"
+        )
+
+    with hold_lock(out / TRAIN_LOCK, busy):
+        yield
+
+
+def _train(
+    data: str | Path, out: Path, config: TrainConfig, resume: bool, pretrain: bool, progress: bool, d: Dist
+) -> dict[str, Any]:
     config = _run_recipe(out, config, resume, d)
     barrier(d)  # rank 0 has checked and repaired the run directory
     with torch_threads(config.num_threads):
@@ -183,7 +214,7 @@ def train(
         if pretrain and d.main:
             load_weights(t.model, out / "best", config.model.adapt)
             export_backbone(out, t.model.backbone.cpu(), read_backbone_spec(out / "backbone.json"))
-    finish(d)
+    barrier(d)
     return {
         "best_epoch": t.best_epoch + 1,
         "best_val_loss": t.stopper.best,
@@ -205,20 +236,30 @@ def _drop_metrics_after(path: Path, epochs: int) -> None:
 
 
 def _run_recipe(out: Path, config: TrainConfig, resume: bool, d: Dist = ONE_PROCESS) -> TrainConfig:
-    """The recipe to run: ``config`` for a new run, the run's own saved one on resume."""
+    """The recipe to run: ``config`` for a new run, the run's own saved one on resume.
+
+    A run that completed no epoch (killed in its first, so without ``last``) starts again when run
+    without --resume; its partial ``best`` is dropped.
+    """
     if d.main:
         recover_checkpoints(out)
+    has_last = (out / "last" / "checkpoint.json").is_file()
     if resume:
-        if not (out / "last" / "checkpoint.json").is_file():
+        if not has_last:
+            what = "completed no epoch" if (out / "config.json").is_file() else "holds no run"
             raise CheckpointError(
-                f"cannot resume: {str(out)!r} holds no last checkpoint; drop --resume to start a run"
+                f"cannot resume: {str(out)!r} {what} (no last checkpoint); run the same command without --resume "
+                "to start it"
             )
         log.info("resuming with the run's saved recipe %s (edit its epochs to train longer)", out / "config.json")
         return TrainConfig.from_dict(json.loads((out / "config.json").read_text()))
-    if (out / "last").exists() or (out / "best").exists():
+    if has_last:
         raise CheckpointError(
             f"run directory {str(out)!r} already holds a run; pass --resume or choose a new --out"
         )
+    if (out / "best").exists() and d.main:
+        log.info("%s completed no epoch before it stopped: starting it again", out)
+        shutil.rmtree(out / "best")
     return config
 
 
