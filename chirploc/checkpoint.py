@@ -203,8 +203,9 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
+        what = "is a file, not a run directory" if run_dir.exists() else "does not exist"
         raise CheckpointError(
-            f"run directory {str(run_dir)!r} does not exist; give the --out of a chirploc train run"
+            f"run directory {str(run_dir)!r} {what}; give the --out of a chirploc train run (or chirploc package)"
         )
     if which not in CHECKPOINT_NAMES:
         raise CheckpointError(f"checkpoint {which!r} must be one of {list(CHECKPOINT_NAMES)}")
