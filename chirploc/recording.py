@@ -7,7 +7,9 @@ and returns, besides its result, notes saying what it did to the recording.
 Notes:
     Integer PCM samples x of b bits are scaled to [-1, 1) by (x - offset) / 2^(b-1), where the
     offset is 0 for signed and 2^(b-1) for unsigned samples. Resampling by the rational
-    p / q ~ target / rate (denominator at most 1000) uses ``scipy.signal.resample_poly``.
+    p / q = target / rate uses ``scipy.signal.resample_poly``, exact for rates that are whole
+    numbers (44100 Hz to 256 Hz is 64 / 11025); ratios whose terms pass ``MAX_RESAMPLE_FACTOR`` are
+    rounded to factors up to 1000, and the note says by how much.
 
     Noise level: the frame's grey levels assume white noise of unit variance, whose normalised STFT
     power (chirpgen.spectrogram.stft_power) is exponentially distributed with mean 1 in every bin.
@@ -36,6 +38,7 @@ from chirpgen.spectrogram import column_centres, power_to_grey, render_image, st
 
 RECORDING_SUFFIXES = (".wav", ".npy")
 SCALES = ("noise", "raw")
+MAX_RESAMPLE_FACTOR = 100_000  # largest up or down factor of an exact resampling ratio
 MAX_CHANNELS = 64  # a 2-D recording's shorter axis is its channels, up to this many
 
 
@@ -147,9 +150,17 @@ def resample(signal: np.ndarray, rate_hz: float, target_hz: float) -> tuple[np.n
         return signal, []
     from scipy.signal import resample_poly
 
-    ratio = Fraction(target_hz / rate_hz).limit_denominator(1000)
-    signal = resample_poly(signal, ratio.numerator, ratio.denominator)
-    return signal, [f"resampled from {rate_hz:g} Hz to {target_hz:g} Hz"]
+    ratio = Fraction(target_hz) / Fraction(rate_hz)  # exact for rates such as 44100 and 256: 64/11025
+    notes = [f"resampled from {rate_hz:g} Hz to {target_hz:g} Hz"]
+    if max(ratio.numerator, ratio.denominator) > MAX_RESAMPLE_FACTOR:
+        ratio = ratio.limit_denominator(1000)
+        if ratio == 0:
+            raise InputError(f"sample rate {rate_hz:g} Hz is over 1000 times the model's {target_hz:g} Hz; resample "
+                             "the recording nearer to it first")
+        got_hz = rate_hz * ratio
+        notes = [f"resampled from {rate_hz:g} Hz to {float(got_hz):.6g} Hz (the nearest ratio to {target_hz:g} Hz "
+                 f"with factors up to 1000: times off by {abs(float(got_hz) / target_hz - 1):.2%})"]
+    return resample_poly(signal, ratio.numerator, ratio.denominator), notes
 
 
 def noise_level(signal: np.ndarray, frame: GenConfig) -> float:

@@ -557,3 +557,12 @@ def test_importing_chirploc_pulls_in_neither_torch_nor_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_resampling_is_exact_for_whole_rates_and_says_when_it_is_not():
+    out, notes = resample(np.zeros(44100 * 3), 44100.0, 256.0)  # 64 / 11025
+    assert len(out) == 3 * 256 and notes == ["resampled from 44100 Hz to 256 Hz"]
+    out, notes = resample(np.zeros(2000), 123456.789, 256.0)  # no small exact ratio: rounded, and said
+    assert "the nearest ratio to 256 Hz" in notes[0] and "times off by 0.05%" in notes[0]
+    with pytest.raises(InputError, match=r"sample rate 3.33333e\+08 Hz is over 1000 times the model's 256 Hz"):
+        resample(np.zeros(10), 1e9 / 3, 256.0)
