@@ -179,3 +179,13 @@ def test_package_refuses_an_out_inside_the_run_and_a_missing_run(lora_run, tmp_p
     assert (
         missing.exit_code == 1 and missing.stderr.startswith("Error: ") and "does not exist" in missing.stderr
     )
+
+
+def test_a_batch_gives_what_its_images_give_one_by_one(dense_run):
+    """Chunked, threaded forward passes and the length-sorted fit chunks do not mix images up."""
+    predictor = load_predictor(None)
+    images = read_split(dense_run / "data", "val", 40)["image"]
+    together = predictor.predict(images)
+    alone = [predictor.predict(image) for image in images]
+    for key in (*TARGETS, "kind", "p_chirp"):
+        np.testing.assert_allclose(together[key], np.concatenate([a[key] for a in alone]), rtol=0, atol=1e-4)
