@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from chirpgen.config import GenConfig
-from chirploc.fit import FitPriors, apply_fallback, fit_maps
+from chirploc.fit import FitPriors, apply_fallback, fit_maps, refine_on_pixels
 from chirploc.grid import DenseGrid
 
 LN_EPS = 1e-6
@@ -143,8 +143,8 @@ class NumpyDenseHead:
 class NumpyDenseModel:
     """Backbone, head and fit of a packaged dense-head model: uint8 images to labels."""
 
-    def __init__(self, vit: NumpyViT, head: NumpyDenseHead, priors: FitPriors) -> None:
-        self.vit, self.head, self.priors = vit, head, priors
+    def __init__(self, vit: NumpyViT, head: NumpyDenseHead, priors: FitPriors, frame: GenConfig) -> None:
+        self.vit, self.head, self.priors, self.frame = vit, head, priors, frame
 
     def maps(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """The dense maps of uint8 (B, H, W) images: chunks of ``FORWARD_CHUNK`` images on
@@ -161,7 +161,8 @@ class NumpyDenseModel:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def predict(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        return apply_fallback(fit_maps(self.maps(images), self.head.grid, self.priors), self.priors)
+        pred = refine_on_pixels(images, fit_maps(self.maps(images), self.head.grid, self.priors), self.frame)
+        return apply_fallback(pred, self.priors)
 
 
 def engine_supports(run_dir: str | Path, which: str = "best") -> bool:
@@ -215,7 +216,7 @@ def load_engine(run_dir: str | Path, frame: GenConfig, which: str = "best") -> N
                                 model["time_sigma_bins"])
     priors = FitPriors.from_frame(frame, model.get("fallback_p_chirp", 0.0), model.get("presence_logit_offset", 0.0))
     vit = NumpyViT(backbone, num_heads)
-    return NumpyDenseModel(vit, NumpyDenseHead(head_state, grid, int(vit.patch[1])), priors)
+    return NumpyDenseModel(vit, NumpyDenseHead(head_state, grid, int(vit.patch[1])), priors, frame)
 
 
 def _n_patches(state: dict[str, np.ndarray], frame: GenConfig) -> int:

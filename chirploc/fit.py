@@ -1,4 +1,4 @@
-"""The physical fit: from the dense head's maps to the chirp's labels, kind and confidence.
+"""The physical fit: from the dense head's maps (and the image's pixels) to the chirp's labels, kind and confidence.
 
 Notes:
     Onset and offset: of the ``EDGE_CANDIDATES`` most likely bins of each edge distribution, the
@@ -20,6 +20,11 @@ Notes:
     |f1 - f0| <= max_sweep_hz), refined twice on finer grids around the best pair. The kind is the
     law with the largest S_k (a likelihood ratio); f_start = f0 and f_end = f1 of its best pair.
     The confidence is the mean per-column log-probability of the chosen curve.
+
+    Pixels: given the images, (f0, f1) then moves (at most 0.625 Hz each) to the curve of the chosen
+    kind and edges whose summed pixel values x_m(f_k(u_m; f0, f1)) (a parabola between rows) are
+    largest (:func:`refine_on_pixels`): the maps place the curve robustly, the pixels finely
+    (benchmarks/README.md has what it gains).
 """
 
 from __future__ import annotations
@@ -268,3 +273,76 @@ def _fit_curves(
     pairs = np.stack([p for p, _ in fits], 1)[np.arange(len(kind)), kind]  # (B, 2)
     return (pairs[:, 0].astype(np.float64), pairs[:, 1].astype(np.float64), kind.astype(np.int64),
             (scores.max(1) / w.sum(1)).astype(np.float64))
+
+
+PIXEL_STAGES = ((0.5, 0.125), (0.125, 1 / 32))  # (half width, step) in Hz of the pixel refinement's grids
+PIXEL_CHUNK = 32
+
+
+def refine_on_pixels(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfig) -> dict[str, np.ndarray]:
+    """``pred`` with f_start and f_end moved, each by at most 0.625 Hz, to the curve of the fitted
+    kind and edges along which the image itself is brightest.
+
+    The maps place the curve robustly but coarsely (their bins are learned); the pixels, which peak
+    on the chirp's instantaneous frequency in every column (a Hann window's main lobe is symmetric),
+    place it finely once it is known to be near. The search runs on the grids ``PIXEL_STAGES``
+    around the fit's (f0, f1), reading pixel values between rows from the parabola through the
+    nearest three (row r holds the frequency (H - 1 - r) * bin_hz; a straight line between rows
+    would pull the curve onto row centres), over the columns whose window the chirp fills.
+
+    Args:
+        images: uint8 (B, H, W) spectrograms of ``frame``.
+        pred: the fit's labels (:func:`fit_maps`), (B,) each.
+        frame: the images' frame.
+    """
+    out = dict(pred)
+    f0, f1 = pred["f_start_hz"].copy(), pred["f_end_hz"].copy()
+    dt = frame.column_s
+    n_max = int(math.ceil(frame.signal.duration_s[1] / dt)) + 2
+    chunks = [(kind, rows[i : i + PIXEL_CHUNK]) for k, kind in enumerate(KIND_NAMES)
+              for rows in [np.flatnonzero(pred["kind"] == k)] for i in range(0, len(rows), PIXEL_CHUNK)]
+
+    def refine(chunk: tuple[str, np.ndarray]) -> np.ndarray:
+        kind, idx = chunk
+        return _brightest_curve(images[idx], pred["t_start_s"][idx], pred["duration_s"][idx],
+                                np.stack([f0[idx], f1[idx]], 1), kind, frame, n_max)
+
+    with ThreadPoolExecutor(max_workers=FIT_THREADS) as pool:  # numpy releases the GIL in its loops
+        results = list(pool.map(refine, chunks))
+    for (_, idx), best in zip(chunks, results, strict=True):
+        f0[idx], f1[idx] = best[:, 0], best[:, 1]
+    out["f_start_hz"], out["f_end_hz"] = f0, f1
+    return out
+
+
+def _brightest_curve(images: np.ndarray, t0: np.ndarray, dur: np.ndarray, pairs: np.ndarray, kind: str,
+                     frame: GenConfig, n_max: int) -> np.ndarray:
+    """(B, 2) (f0, f1) near ``pairs`` whose curve of ``kind`` over [t0, t0 + dur] is brightest."""
+    h, n_columns = frame.image_shape
+    hop, rate = frame.stft.hop, frame.signal.sample_rate_hz
+    first = np.clip(np.ceil((t0 * rate - hop // 2) / hop).astype(np.intp), 0, n_columns - 1)  # (B,)
+    cols = np.minimum(first[:, None] + np.arange(n_max)[None], n_columns - 1)  # (B, M)
+    t_m = (cols * hop + hop // 2) / rate
+    u = (t_m - t0[:, None]) / dur[:, None]
+    half_window = frame.stft.window_len / 2 / rate  # columns whose window the chirp fills: no edge leakage
+    w = ((t_m - half_window >= t0[:, None]) & (t_m + half_window <= (t0 + dur)[:, None])).astype(np.float32)
+    original = pairs
+    flat = images.reshape(len(images), -1).astype(np.float32)  # (B, H W)
+    lo, hi = frame.signal.freq_hz
+    for half, step in PIXEL_STAGES:
+        d = np.arange(-half, half + 1e-9, step)
+        offsets = np.stack(np.meshgrid(d, d, indexing="ij"), -1).reshape(-1, 2)  # (C, 2)
+        cand = np.clip(pairs[:, None, :] + offsets[None], lo, hi)  # (B, C, 2)
+        f = frequency_law(kind, np.clip(u, 0, 1)[:, None, :], cand[..., 0:1], cand[..., 1:2])  # (B, C, M)
+        row = np.clip((h - 1) - f / frame.bin_hz, 1, h - 2)
+        k = np.rint(row)
+        d = (row - k).astype(np.float32)  # in [-1/2, 1/2]
+        at = (k.astype(np.intp) * n_columns + cols[:, None, :]).reshape(len(images), -1)
+        mid = np.take_along_axis(flat, at, 1).reshape(d.shape)
+        up = np.take_along_axis(flat, at - n_columns, 1).reshape(d.shape)  # the row above: higher frequency
+        down = np.take_along_axis(flat, at + n_columns, 1).reshape(d.shape)
+        value = mid + d * 0.5 * (down - up) + d * d * 0.5 * (down - 2 * mid + up)  # the parabola through 3 rows
+        score = np.einsum("bcm,bm->bc", value, w)
+        pairs = cand[np.arange(len(images)), score.argmax(1)]
+    enough = w.sum(1) >= 2  # one column says nothing about a sweep
+    return np.where(enough[:, None], pairs, original)

@@ -93,7 +93,7 @@ def _torch_predictor(run_dir: Path, device: str, which: str) -> Predictor:
     @torch.no_grad()
     def predict_batch(images: np.ndarray) -> dict[str, np.ndarray]:
         batch = torch.from_numpy(np.array(images, copy=True)).to(dev)
-        return model.decode(model(prepare_images(batch)), run.normalisation)
+        return model.decode(model(prepare_images(batch)), run.normalisation, np.asarray(images))
 
     return Predictor(predict_batch, run.frame, "torch", model=model, normalisation=run.normalisation)
 

@@ -19,7 +19,7 @@ from chirpgen.config import TARGETS, GenConfig
 from chirploc.config import ModelConfig
 from chirploc.data import TargetNormalisation
 from chirploc.dense import DenseHead, dense_loss
-from chirploc.fit import FitPriors, apply_fallback, fit_maps
+from chirploc.fit import FitPriors, apply_fallback, fit_maps, refine_on_pixels
 from chirploc.grid import DenseGrid
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,10 @@ class ChirpHead(nn.Module):
         kind_loss = F.cross_entropy(logits.float(), batch["kind"])  # (B, K) vs (B,)
         return reg_loss + kind_weight * kind_loss
 
-    def decode(self, out: tuple[torch.Tensor, torch.Tensor], normalisation: TargetNormalisation) -> dict[str, np.ndarray]:
-        """Physical labels (kept inside the frame's ranges) and kind indices of a batch."""
+    def decode(
+        self, out: tuple[torch.Tensor, torch.Tensor], normalisation: TargetNormalisation, images: Any = None
+    ) -> dict[str, np.ndarray]:
+        """Physical labels (kept inside the frame's ranges) and kind indices of a batch (``images`` unused)."""
         reg, logits = out
         physical = normalisation.decode(reg.float().cpu().numpy(), clip=True)  # (B, 4)
         pred = {k: physical[:, i].astype(np.float64) for i, k in enumerate(TARGETS)}
@@ -83,16 +85,22 @@ class DenseChirpHead(DenseHead):
     """The dense head with the fit (chirploc.fit) as its decoder."""
 
     def __init__(self, in_features: int, grid: DenseGrid, columns_per_token: int, hidden: int, priors: FitPriors,
-                 pixel_dim: int = 0, image_height: int = 0):
-        super().__init__(in_features, grid, columns_per_token, hidden, pixel_dim, image_height)
+                 frame: GenConfig, pixel_dim: int = 0):
+        super().__init__(in_features, grid, columns_per_token, hidden, pixel_dim, frame.image_shape[0])
+        self.frame = frame
         self.priors = priors
 
     def loss(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], kind_weight: float) -> torch.Tensor:
         return dense_loss(out, batch, self.grid)
 
-    def decode(self, out: dict[str, torch.Tensor], normalisation: TargetNormalisation) -> dict[str, np.ndarray]:
-        return apply_fallback(fit_maps({k: v.detach().float().cpu().numpy() for k, v in out.items()}, self.grid, self.priors),
-                              self.priors)
+    def decode(
+        self, out: dict[str, torch.Tensor], normalisation: TargetNormalisation, images: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """The fit's labels; with the uint8 ``images``, f_start and f_end refined on their pixels."""
+        pred = fit_maps({k: v.detach().float().cpu().numpy() for k, v in out.items()}, self.grid, self.priors)
+        if images is not None:
+            pred = refine_on_pixels(images, pred, self.frame)
+        return apply_fallback(pred, self.priors)
 
 
 class ChirpLocModel(nn.Module):
@@ -116,8 +124,9 @@ class ChirpLocModel(nn.Module):
     def loss(self, out: Any, batch: dict[str, torch.Tensor], kind_weight: float) -> torch.Tensor:
         return self.head.loss(out, batch, kind_weight)
 
-    def decode(self, out: Any, normalisation: TargetNormalisation) -> dict[str, np.ndarray]:
-        return self.head.decode(out, normalisation)
+    def decode(self, out: Any, normalisation: TargetNormalisation, images: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The head's labels of a batch; given its uint8 (B, H, W) ``images``, a dense head also refines on them."""
+        return self.head.decode(out, normalisation, images)
 
 
 def make_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig, n_kinds: int) -> nn.Module:
@@ -142,7 +151,7 @@ def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> Dens
         )
     grid = DenseGrid.from_frame(frame, cfg.freq_step_hz, int(cfg.time_subbins), cfg.freq_sigma_hz, cfg.time_sigma_bins)
     priors = FitPriors.from_frame(frame, cfg.fallback_p_chirp, cfg.presence_logit_offset)
-    return DenseChirpHead(backbone.num_features, grid, patch[1], cfg.head_hidden, priors, int(cfg.pixel_skip), height)
+    return DenseChirpHead(backbone.num_features, grid, patch[1], cfg.head_hidden, priors, frame, int(cfg.pixel_skip))
 
 
 def lora_config(cfg: ModelConfig) -> Any:

@@ -203,3 +203,21 @@ def test_the_fallback_answers_the_middle_of_the_ranges_only_when_unsure():
     assert out["t_start_s"].tolist() == [3.0, 22.5, 5.0] and out["duration_s"][1] == 8.0
     assert out["f_start_hz"][1] == out["f_end_hz"][1] == 50.5
     assert not apply_fallback(pred, FitPriors.from_frame(FRAME))["fallback"].any()
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2])
+def test_the_pixel_refinement_moves_a_curve_that_is_off_onto_the_ridge(kind):
+    from chirpgen.signal import chirp_waveform
+    from chirpgen.spectrogram import render_image
+    from chirploc.fit import refine_on_pixels
+
+    t0, dur, f0, f1 = 12.3, 9.0, 31.4, 47.7  # off the row grid, so the ridge lies between rows
+    sig = FRAME.signal
+    chirp = chirp_waveform(KIND_NAMES[kind], sig.n_samples, sig.sample_rate_hz, t0, dur, f0, f1, 3.0, 0.4)
+    noise = 0.1 * np.random.default_rng(kind).standard_normal(sig.n_samples)
+    image = render_image(chirp + noise, FRAME)[None]
+    pred = {"t_start_s": np.array([t0]), "duration_s": np.array([dur]), "kind": np.array([kind]),
+            "f_start_hz": np.array([f0 + 0.4]), "f_end_hz": np.array([f1 - 0.35])}
+    got = refine_on_pixels(image, pred, FRAME)
+    assert abs(got["f_start_hz"][0] - f0) < 0.15 and abs(got["f_end_hz"][0] - f1) < 0.15
+    assert got["t_start_s"] is pred["t_start_s"] and got["kind"] is pred["kind"]  # only the frequencies move
