@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from chirpgen.plumbing import one_line
+
 KIND_NAMES: tuple[str, ...] = ("linear", "quadratic", "exponential")
 # the ``kind`` of a record without a chirp (noise only); its float labels are NaN
 NO_CHIRP_KIND = 255
@@ -265,7 +267,10 @@ class GenConfig:
             signal = SignalConfig(**d.get("signal", {}))
             stft = StftConfig(**d.get("stft", {}))
         except TypeError as exc:  # an unknown key
-            raise ValueError(f"bad config key: {exc}") from None
+            name = str(exc).rsplit("argument", 1)[-1].strip(" '")
+            section = "signal" if "SignalConfig" in str(exc) else "stft"
+            known = sorted(f.name for f in dataclasses.fields(SignalConfig if section == "signal" else StftConfig))
+            raise ValueError(f"unknown config key {section}.{name}; {section} has {known}") from None
         kwargs = {"signal": signal, "stft": stft, "name": str(d.get("name", "custom"))}
         if "splits" in d:
             kwargs["splits"] = d["splits"]
@@ -325,7 +330,7 @@ def load_config(
     try:
         d = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"config {path or preset!r} is not valid YAML: {exc}") from None
+        raise ValueError(f"config {str(path or preset)!r} is not valid YAML: {one_line(exc)}") from None
     if not isinstance(d, dict):
         raise ValueError(f"config {path or preset!r} must be a YAML mapping")
     for override in overrides:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from chirpgen.config import apply_override, finite_number
+from chirpgen.plumbing import one_line
 
 MAX_COUNT = 10**12  # larger batch sizes, epochs or sample counts are typing mistakes
 ADAPT_MODES: tuple[str, ...] = ("lora", "full")
@@ -271,7 +272,7 @@ def load_train_config(
         try:
             d = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise ValueError(f"recipe {str(path)!r} is not valid YAML: {exc}") from None
+            raise ValueError(f"recipe {str(path)!r} is not valid YAML: {one_line(exc)}") from None
         if not isinstance(d, dict):
             raise ValueError(f"recipe {str(path)!r} must be a YAML mapping")
     for override in overrides:

@@ -16,14 +16,33 @@ from chirploc.data import dataset_frame
 from chirploc.inference import load_predictor
 from chirploc.metrics import bin_widths, detection_stats, evaluate_predictions, snr_edges, table_rows
 
+FREE_KEYS = ("p_no_chirp", "snr_db", "noise", "splits", "name")  # a model may be evaluated on data that differs in these
+
+
+def frame_differences(a: GenConfig, b: GenConfig) -> list[str]:
+    """The dotted keys in which two data sets' geometry, STFT and label ranges differ. Their SNR
+    range, noise, share of records without a chirp, split fractions and name (``FREE_KEYS``) may
+    differ: a model is rightly tested at other SNRs than it saw."""
+    da, db = a.to_dict(), b.to_dict()
+    keys = []
+    for section in sorted((set(da) | set(db)) - set(FREE_KEYS)):
+        x, y = da.get(section), db.get(section)
+        if isinstance(x, dict) and isinstance(y, dict):
+            keys += [f"{section}.{k}" for k in sorted(set(x) | set(y)) if x.get(k) != y.get(k) and k not in FREE_KEYS]
+        elif x != y:
+            keys.append(section)
+    return keys
+
+
+def _at(d: dict, dotted: str) -> object:
+    for part in dotted.split("."):
+        d = d.get(part) if isinstance(d, dict) else None
+    return d
+
 
 def same_frame(a: GenConfig, b: GenConfig) -> bool:
-    """Whether two data sets share geometry, STFT and label ranges (their share of records without a
-    chirp, ``signal.p_no_chirp``, may differ)."""
-    da, db = a.to_dict(), b.to_dict()
-    for d in (da, db):
-        d["signal"].pop("p_no_chirp", None)
-    return da == db
+    """Whether two data sets share geometry, STFT and label ranges (see :func:`frame_differences`)."""
+    return not frame_differences(a, b)
 
 
 def evaluate_run(
@@ -51,10 +70,13 @@ def evaluate_run(
     """
     predictor = load_predictor(run_dir, device=device, which=which)
     frame = dataset_frame(data)
-    if not same_frame(frame, predictor.frame):
+    differ = frame_differences(frame, predictor.frame)
+    if differ:
+        d, m = frame.to_dict(), predictor.frame.to_dict()
+        shown = "; ".join(f"{k}: data {_at(d, k)!r}, model {_at(m, k)!r}" for k in differ[:3])
         raise DatasetError(
-            f"data set {str(data)!r} has frame {frame.name!r} {frame.image_shape} that differs from the model's "
-            f"{predictor.frame.name!r} {predictor.frame.image_shape}; evaluate on data made with the run's frame.json"
+            f"data set {str(data)!r} was made with another frame than the model's ({shown}); evaluate on data "
+            "made with the run's frame.json"
         )
     arrays = read_split(data, split, n)
     pred = predictor.predict(arrays["image"])

@@ -379,3 +379,31 @@ def test_sigkill_of_chirploc_train_then_resume_gives_the_numbers_of_an_uninterru
     assert metrics(run) == metrics(tmp_path / "straight")
     assert_same_weights(run, tmp_path / "straight")
     assert leftovers(run) == []
+
+
+def test_a_model_is_evaluated_on_other_snrs_but_not_on_another_frame():
+    from chirpgen.config import load_config
+    from chirploc.evaluate import frame_differences
+
+    default = load_config("default")
+    other_snr = load_config("default", overrides=["signal.snr_db=[0, 5]", "signal.p_no_chirp=0.1"])
+    assert frame_differences(default, other_snr) == []
+    assert "signal.sample_rate_hz" in frame_differences(default, load_config("audio"))
+
+
+def test_a_recipe_or_config_that_is_not_yaml_is_one_line(tmp_path):
+    from chirpgen.config import load_config
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1,\n  b: {\n")
+    for load in (lambda: load_train_config(bad), lambda: load_config(path=bad)):
+        with pytest.raises(ValueError, match="is not valid YAML") as info:
+            load()
+        assert "\n" not in str(info.value)
+
+
+def test_an_unknown_config_key_is_named_with_the_known_ones():
+    from chirpgen.config import load_config
+
+    with pytest.raises(ValueError, match=r"unknown config key signal\.nope; signal has \[.*'snr_db'"):
+        load_config("default", overrides=["signal.nope=3"])
