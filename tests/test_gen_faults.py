@@ -199,8 +199,9 @@ def _kill_when(cmd, ready, what):
 def test_sigkill_of_make_takes_its_pool_workers_along(tmp_path):
     out = tmp_path / "d"
     cmd = [*MAKE, "--n", "40000", "--workers", "2", "--shard-size", "2000", "--out", str(out)]
-    _kill_when(cmd, lambda: any(out.glob("*.h5*")), "a shard or .partial")
-    with open(out / LOCK_FILE) as fh:
+    workers = _kill_when(cmd, lambda: any(out.glob("*.h5*")), "a shard or .partial")
+    assert len(workers) >= 2 and not [w for w in workers if _alive(w)]
+    with open(out / LOCK_FILE) as fh:  # raises if any process still holds the directory's lock
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
