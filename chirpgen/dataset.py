@@ -84,6 +84,10 @@ class Part:
     def manifest_name(self) -> str:
         return f"manifest.part-{self.k}-of-{self.n}.json"
 
+    @property
+    def lock_name(self) -> str:
+        return f".chirpgen-make.part-{self.k}-of-{self.n}.lock"
+
     def select(self, plans: list[ShardPlan]) -> list[ShardPlan]:
         return [p for i, p in enumerate(plans) if i % self.n == self.k - 1]
 
@@ -224,15 +228,11 @@ def _check_existing(out: Path, manifest: dict[str, Any], identity: dict[str, Any
 def _verify_done(out: Path, shard: ShardPlan, recorded: str | None, config: GenConfig, seed: int) -> str:
     """sha256 of an existing complete shard; DatasetError if it is corrupt or foreign."""
     path = out / shard.file
-    digest = sha256_file(path)
     if recorded is not None:
-        if digest != recorded:
-            raise DatasetError(
-                f"shard {path} is corrupt (sha256 {digest[:12]}... differs from the manifest's "
-                f"{recorded[:12]}...); delete that file and run the same chirpgen make again to regenerate it"
-            )
-        return digest
+        verify_shard(path, recorded)
+        return recorded
     # Renamed but not yet recorded (stopped between the two): check it is ours and whole.
+    digest = sha256_file(path)
     try:
         with h5py.File(path, "r") as f:
             ok = f.attrs["config"] == config.to_json() and len(f["index"]) == shard.count
@@ -278,7 +278,7 @@ def _exclusive(out: Path, part: Part | None = None) -> Iterator[None]:
         if part is None:
             yield
             return
-        with hold_lock(out / f".chirpgen-make.part-{part.k}-of-{part.n}.lock", busy):
+        with hold_lock(out / part.lock_name, busy):
             yield
 
 
@@ -487,7 +487,7 @@ def join_parts(out: str | Path, sources: list[str | Path] = ()) -> dict[str, Any
         manifest["versions"] = first["versions"]
         manifest["complete"] = True
         write_json_atomic(out / MANIFEST, manifest)
-        for key in found:
-            (out / f"manifest.part-{key[0]}-of-{key[1]}.json").unlink(missing_ok=True)
-            (out / f".chirpgen-make.part-{key[0]}-of-{key[1]}.lock").unlink(missing_ok=True)
+        for part in (Part(*key) for key in found):
+            (out / part.manifest_name).unlink(missing_ok=True)
+            (out / part.lock_name).unlink(missing_ok=True)
     return manifest

@@ -22,8 +22,9 @@ without torch.
 
 Each checkpoint is written to ``<name>.tmp`` (its checkpoint.json, with the sha256 of every weight
 file, written last) and swapped in by renames; a kill between the renames leaves the complete
-``<name>.tmp`` or the previous ``<name>.old``, which :func:`recover_checkpoints` (run before any
-checkpoint is read) puts back. Weights are checked against their recorded sha256 on load. Per
+``<name>.tmp`` or the previous ``<name>.old``. Readers read that one in place
+(chirploc.rundir.checkpoint_folder) and change nothing; the trainer alone puts it back
+(``recover_checkpoints``) before it writes. Weights are checked against their recorded sha256 on load. Per
 epoch, training writes ``best`` (when val improved), then the metrics line, then ``last``, the
 commit point: after a crash, ``best`` and metrics.jsonl are never behind ``last``, and a resume
 drops the metrics lines of epochs ``last`` does not hold and redoes those epochs.
@@ -48,10 +49,8 @@ from chirploc.model import ChirpLocModel, apply_lora, make_head
 from chirploc.rundir import (
     CHECKPOINT_NAMES,
     CheckpointError,
-    checkpoint_folder,
-    recover_checkpoints,
+    read_checkpoint,
     swap_in,
-    verify_checkpoint,
     write_checkpoint_json,
 )
 from chirploc.weights import load_state, save_tensors
@@ -126,7 +125,6 @@ def save_checkpoint(
 
 def load_train_state(run_dir: Path) -> dict[str, Any]:
     """Optimizer/scheduler/scaler/early-stopping/RNG state of ``last``, loaded with weights_only=True."""
-    recover_checkpoints(Path(run_dir))
     path = Path(run_dir) / "last" / "train_state.pt"
     if not path.is_file():
         raise CheckpointError(f"cannot resume: {str(path)!r} is missing; start a new run without --resume")
@@ -209,10 +207,8 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
         )
     if which not in CHECKPOINT_NAMES:
         raise CheckpointError(f"checkpoint {which!r} must be one of {list(CHECKPOINT_NAMES)}")
-    folder = checkpoint_folder(run_dir, which)  # reads only: a run that is training is left alone
     config, frame, normalisation = _read_run_configs(run_dir)
-    info = _read_json(folder / "checkpoint.json")
-    verify_checkpoint(folder, info)
+    folder, info = read_checkpoint(run_dir, which)  # reads only: a run that is training is left alone
     adapt = info.get("adapt", config.model.adapt)
     try:
         spec = BackboneSpec.from_dict(_read_json(run_dir / BACKBONE_META), str(run_dir / BACKBONE_META))

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from chirploc.grid import DenseGrid
+from chirploc.grid import DenseGrid, split_maps
 
 
 class DenseHead(nn.Module):
@@ -65,14 +65,7 @@ class DenseHead(nn.Module):
             out = self.mlp(per_column).float()  # (B, W, F + 1 + 2 S)
         else:
             out = self.mlp(strips).float().reshape(b, g.n_columns, -1)  # (B, W, F + 1 + 2 S)
-        f, s = g.n_freq_bins, g.time_subbins
-        return {
-            "freq": out[..., :f],  # (B, W, F)
-            "presence": out[..., f],  # (B, W)
-            "onset": out[..., f + 1 : f + 1 + s].reshape(b, -1),  # (B, W S)
-            "offset": out[..., f + 1 + s :].reshape(b, -1),  # (B, W S)
-            "any_chirp": self.any_chirp(cls).float().squeeze(1),  # (B,)
-        }
+        return split_maps(out, self.any_chirp(cls).float().squeeze(1), g)
 
 
 def _gaussian_targets(centres: torch.Tensor, n_bins: int, sigma_bins: float) -> torch.Tensor:

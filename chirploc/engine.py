@@ -15,7 +15,6 @@ Notes:
 
 from __future__ import annotations
 
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,12 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from chirpgen.config import GenConfig
-from chirploc.fit import FitPriors, apply_fallback, fit_maps, refine_on_pixels
-from chirploc.grid import DenseGrid
+from chirploc.fit import FIT_THREADS, FitPriors, apply_fallback, fit_maps, refine_on_pixels
+from chirploc.grid import DenseGrid, split_maps
 
 LN_EPS = 1e-6
 FORWARD_CHUNK = 32  # images per forward step
-FORWARD_THREADS = min(4, os.cpu_count() or 1)
 PLAIN_VIT = re.compile(r"vit_(tiny|small|base|large)_patch\d+_(224|384)")  # timm ViTs without extras
 PLAIN_KWARGS = {"embed_dim", "depth", "num_heads", "patch_size", "mlp_ratio"}  # changes the runtime follows
 _BLOCK_KEYS = ("norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2")
@@ -129,15 +127,8 @@ class NumpyDenseHead:
         cls, strips = tokens[:, 0], tokens[:, -(g.n_columns // self.pw) :]
         b = len(tokens)
         out = (gelu(strips @ s["mlp.0.weight"] + s["mlp.0.bias"]) @ s["mlp.2.weight"] + s["mlp.2.bias"])
-        out = out.reshape(b, g.n_columns, -1)
-        f, n_sub = g.n_freq_bins, g.time_subbins
-        return {
-            "freq": out[..., :f],
-            "presence": out[..., f],
-            "onset": out[..., f + 1 : f + 1 + n_sub].reshape(b, -1),
-            "offset": out[..., f + 1 + n_sub :].reshape(b, -1),
-            "any_chirp": (cls @ s["any_chirp.weight"] + s["any_chirp.bias"])[:, 0],
-        }
+        any_chirp = (cls @ s["any_chirp.weight"] + s["any_chirp.bias"])[:, 0]
+        return split_maps(out.reshape(b, g.n_columns, -1), any_chirp, g)
 
 
 class NumpyDenseModel:
@@ -148,7 +139,7 @@ class NumpyDenseModel:
 
     def maps(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """The dense maps of uint8 (B, H, W) images: chunks of ``FORWARD_CHUNK`` images on
-        ``FORWARD_THREADS`` threads, BLAS limited to one thread each (faster than one BLAS call
+        ``FIT_THREADS`` threads, BLAS limited to one thread each (faster than one BLAS call
         spread over the cores, whose matrices are small)."""
         from threadpoolctl import threadpool_limits
 
@@ -156,7 +147,7 @@ class NumpyDenseModel:
             x = images[start : start + FORWARD_CHUNK, None].astype(np.float32)
             return self.head(self.vit(x * np.float32(1 / 127.5) - np.float32(1.0)))  # as model.prepare_images
 
-        with threadpool_limits(1, "blas"), ThreadPoolExecutor(FORWARD_THREADS) as pool:
+        with threadpool_limits(1, "blas"), ThreadPoolExecutor(FIT_THREADS) as pool:
             parts = list(pool.map(forward, range(0, len(images), FORWARD_CHUNK)))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,3 +55,16 @@ def column_frequencies(
     inside = (u >= 0) & (u <= 1)
     out[inside] = frequency_law(KIND_NAMES[kind], u[inside], f_start_hz, f_end_hz)
     return out
+
+
+def split_maps(columns: Any, any_chirp: Any, grid: DenseGrid) -> dict[str, Any]:
+    """The named maps of the dense head's per-column outputs ``columns`` (B, W, F + 1 + 2 S), torch
+    or numpy alike (the layout both runtimes share), and its image-level logit ``any_chirp`` (B,)."""
+    b, f, s = columns.shape[0], grid.n_freq_bins, grid.time_subbins
+    return {
+        "freq": columns[..., :f],  # (B, W, F)
+        "presence": columns[..., f],  # (B, W)
+        "onset": columns[..., f + 1 : f + 1 + s].reshape(b, -1),  # (B, W S)
+        "offset": columns[..., f + 1 + s :].reshape(b, -1),  # (B, W S)
+        "any_chirp": any_chirp,  # (B,)
+    }

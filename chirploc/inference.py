@@ -99,13 +99,11 @@ def _torch_predictor(run_dir: Path, device: str, which: str) -> Predictor:
 
 
 def _numpy_predictor(run_dir: Path, which: str) -> Predictor:
-    from chirpgen.config import GenConfig
     from chirpgen.plumbing import read_json
     from chirploc.engine import load_engine
-    from chirploc.rundir import CheckpointError, checkpoint_folder, verify_checkpoint
+    from chirploc.rundir import CheckpointError, read_checkpoint
 
-    folder = checkpoint_folder(run_dir, which)
-    verify_checkpoint(folder, read_json(folder / "checkpoint.json", CheckpointError, "package again"))
+    folder, _ = read_checkpoint(run_dir, which)
     frame = GenConfig.from_dict(read_json(run_dir / "frame.json", CheckpointError, "train again"))
     try:
         engine = load_engine(run_dir, frame, folder.name)

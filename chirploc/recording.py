@@ -207,6 +207,19 @@ def frame_starts(n: int, frame: GenConfig) -> list[int]:
     return [*range(0, n - size, hop), n - size]
 
 
+def in_frame_units(
+    signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str = "noise", name: str | Path = "recording"
+) -> tuple[np.ndarray, list[str]]:
+    """A recording resampled to the frame's rate and, for ``scale='noise'``, divided by its noise
+    level (see :func:`recording_segments`), with notes."""
+    check_scale(scale)
+    signal, notes = resample(signal, rate_hz, frame.signal.sample_rate_hz)
+    if scale == "noise":
+        signal, scale_notes = scale_to_noise(signal, frame, name)
+        notes += scale_notes
+    return signal, notes
+
+
 def recording_segments(
     signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str = "noise", name: str | Path = "recording"
 ) -> tuple[list[Segment], list[str]]:
@@ -220,12 +233,8 @@ def recording_segments(
             amplitude (for data already in the frame's units: unit-variance noise).
         name: the recording's name in messages.
     """
-    check_scale(scale)
     target_hz = frame.signal.sample_rate_hz
-    signal, notes = resample(signal, rate_hz, target_hz)
-    if scale == "noise":
-        signal, scale_notes = scale_to_noise(signal, frame, name)
-        notes += scale_notes
+    signal, notes = in_frame_units(signal, rate_hz, frame, scale, name)
     size, have_s, record_s = frame.signal.n_samples, len(signal) / target_hz, frame.signal.record_s
     starts = frame_starts(len(signal), frame)
     if len(signal) < size:
@@ -242,8 +251,5 @@ def recording_segments(
 def recording_spectrogram(signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str = "noise") -> np.ndarray:
     """The uint8 (H, W') image of a whole recording of any length in the frame's STFT and grey levels
     (for figures of long recordings; W' columns of ``frame.column_s``)."""
-    signal, _ = resample(signal, rate_hz, frame.signal.sample_rate_hz)
-    if scale == "noise":
-        level = noise_level(signal, frame)
-        signal = signal / level if level > 0 else signal
+    signal, _ = in_frame_units(signal, rate_hz, frame, scale)
     return power_to_grey(stft_power(signal, frame.stft), frame.stft.db_range)[::-1].copy()

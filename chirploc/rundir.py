@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from chirpgen.plumbing import UserError, write_json_atomic
+from chirpgen.plumbing import UserError, read_json, write_json_atomic
 from chirpgen.shards import sha256_file
 
 CHECKPOINT_NAMES = ("best", "last")
@@ -38,6 +38,15 @@ def checkpoint_folder(run_dir: Path, name: str) -> Path:
         if (folder / "checkpoint.json").is_file():
             return folder
     return run_dir / name
+
+
+def read_checkpoint(run_dir: Path, name: str) -> tuple[Path, dict[str, Any]]:
+    """The folder of checkpoint ``name`` (:func:`checkpoint_folder`) and its checkpoint.json, with
+    every recorded file checked against its sha256 (:func:`verify_checkpoint`)."""
+    folder = checkpoint_folder(run_dir, name)
+    info = read_json(folder / "checkpoint.json", CheckpointError, f"is {str(run_dir)!r} a chirploc run? train again")
+    verify_checkpoint(folder, info)
+    return folder, info
 
 
 def recover_checkpoints(run_dir: Path) -> None:
