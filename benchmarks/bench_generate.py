@@ -10,6 +10,8 @@ Contestants, all on the same machine in the same run:
   figure and ``savefig`` as PNG, the way figure-based generators store them;
 - ``prior_art``: the published generator (``pip install chirp-spectrogram-generator==0.1.6``,
   ``SpectrogramGenerator.generate_dataset``), when installed;
+- ``storage``: the same images written into HDF5 one chunk per image, uncompressed (as ``make``
+  writes them) and with gzip level 1 (as sample format 1 did): write time and bytes per sample;
 - ``make_full``: the real command ``chirpgen make --n N --workers 2`` in a subprocess, with wall
   time and peak memory, at two sizes to show memory does not grow with N.
 
@@ -109,6 +111,23 @@ def bench_prior_art(n: int, tmp: Path) -> dict | None:
     }
 
 
+def bench_storage(n: int, tmp: Path) -> dict:
+    import h5py
+    import numpy as np
+
+    config = load_config("default")
+    images = np.stack([make_sample(config, 0, "train", i).image for i in range(n)])
+    out: dict = {"n": n}
+    for name, options in (("uncompressed", {}), ("gzip_1", {"compression": "gzip", "compression_opts": 1})):
+        path = tmp / f"{name}.h5"
+        start = time.perf_counter()
+        with h5py.File(path, "w") as f:
+            f.create_dataset("image", data=images, chunks=(1, *images.shape[1:]), **options)
+        out[name] = {"s_per_sample": (time.perf_counter() - start) / n, "bytes_per_sample": path.stat().st_size / n}
+        path.unlink()
+    return out
+
+
 def bench_make(n: int, tmp: Path, workers: int) -> dict:
     out = tmp / f"make-{n}"
     cmd = [str(Path(sys.executable).parent / "chirpgen"), "make", "--n", str(n), "--out", str(out),
@@ -146,6 +165,7 @@ def main() -> None:
             "chirpgen": bench_chirpgen(2_000, tmp, repeats=3),
             "matplotlib": bench_matplotlib(n_figures, tmp),
             "prior_art": bench_prior_art(n_figures, tmp),
+            "storage": bench_storage(2_000, tmp),
             "make_full": [bench_make(n, tmp, workers=2) for n in sizes],
         }
     ours = results["chirpgen"]["s_per_sample"]

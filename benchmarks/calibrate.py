@@ -6,6 +6,10 @@
 noise-only records of ``--noise-data`` (default ``--data``) get p_chirp >= 0.5: the
 (1 - rate) quantile of their image-level presence logits.
 
+**Kind.** ``model.kind_pixel_weight`` (how much the pixels count against the maps when the fit
+chooses the kind, chirploc.fit) is the one of ``WEIGHTS`` with the highest kind accuracy on the
+chirps of the given split.
+
 **Fallback.**
 Below the threshold ``model.fallback_p_chirp`` (and above 0.5) the model answers the middle of the
 frame's label ranges instead of its fit: when the image hardly shows the chirp, that is the answer
@@ -31,24 +35,42 @@ from chirpgen.plumbing import read_json, write_json_atomic  # noqa: E402
 from chirpgen.shards import read_split  # noqa: E402
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98)
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def presence_offset(predictor, data: Path, split: str, n: int, flag_rate: float) -> tuple[float, int]:
-    """The logit offset that flags ``flag_rate`` of the noise-only records of ``data`` (and their count)."""
+def dense_maps(predictor, images: np.ndarray) -> dict[str, np.ndarray]:
+    """The dense head's maps of ``images``, as float32 numpy arrays."""
     import torch
 
     from chirploc.model import prepare_images
 
+    parts = []
+    with torch.no_grad():
+        for i in range(0, len(images), 256):
+            out = predictor.model(prepare_images(torch.from_numpy(images[i : i + 256])))
+            parts.append({k: v.float().numpy() for k, v in out.items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def presence_offset(predictor, data: Path, split: str, n: int, flag_rate: float) -> tuple[float, int]:
+    """The logit offset that flags ``flag_rate`` of the noise-only records of ``data`` (and their count)."""
     arrays = read_split(data, split, n)
     noise = arrays["image"][arrays["kind"] == NO_CHIRP_KIND]
     if len(noise) * flag_rate < 2:
         raise SystemExit(f"{data} {split} holds {len(noise)} noise-only records: too few to set a {flag_rate:.0%} rate")
-    logits = []
-    with torch.no_grad():
-        for i in range(0, len(noise), 256):
-            out = predictor.model(prepare_images(torch.from_numpy(noise[i : i + 256])))
-            logits.append(out["any_chirp"].float().numpy())
-    return float(np.quantile(np.concatenate(logits), 1 - flag_rate)), len(noise)
+    return float(np.quantile(dense_maps(predictor, noise)["any_chirp"], 1 - flag_rate)), len(noise)
+
+
+def kind_weight(predictor, images: np.ndarray, kinds: np.ndarray) -> tuple[float, list[dict]]:
+    """The weight of ``WEIGHTS`` whose kind choice is right most often on ``images`` (the smallest of
+    equals), and every weight's accuracy."""
+    from chirploc.fit import fit_maps, refine_on_pixels
+
+    head = predictor.model.head
+    pred = fit_maps(dense_maps(predictor, images), head.grid, head.priors)
+    curve = [{"weight": w, "kind_accuracy": float(np.mean(refine_on_pixels(images, pred, head.frame, w)["kind"] == kinds))}
+             for w in WEIGHTS]
+    return max(curve, key=lambda c: c["kind_accuracy"])["weight"], curve
 
 
 def main() -> None:
@@ -76,6 +98,9 @@ def main() -> None:
     head.priors = dataclasses.replace(head.priors, presence_logit_offset=offset)
     arrays = read_split(args.data, args.split, args.n)
     chirp = arrays["kind"] != NO_CHIRP_KIND
+    weight, kind_curve = kind_weight(predictor, arrays["image"][chirp], arrays["kind"][chirp])
+    config["model"]["kind_pixel_weight"] = weight
+    head.priors = dataclasses.replace(head.priors, kind_pixel_weight=weight)
     pred = predictor.predict(arrays["image"][chirp])
     priors = head.priors
     spans = {k: hi - lo for k, (lo, hi) in predictor.normalisation.ranges.items()}  # the frame's label ranges
@@ -93,13 +118,16 @@ def main() -> None:
               data_manifest_sha256=manifest_sha256(args.data), run=str(args.run)),
               "split": args.split, "n": int(chirp.sum()), "chosen": best["threshold"], "curve": curve,
               "presence": {"data": str(args.noise_data or args.data), "n_noise": n_noise,
-                           "flag_rate": args.noise_flag_rate, "logit_offset": offset}}
+                           "flag_rate": args.noise_flag_rate, "logit_offset": offset},
+              "kind": {"chosen_weight": weight, "curve": kind_curve}}
     write_json_atomic(args.out, record)
     for c in curve:
         print(f"p_chirp < {c['threshold']:.2f}: fallback {c['fallback_rate']:.3f}, cost {c['cost']:.4f}, "
               + ", ".join(f"{k} RMSE {v:.3f}" for k, v in c["rmse"].items()))
-    print(f"presence_logit_offset = {offset:.3f} from {n_noise} noise-only records; "
-          f"chose fallback_p_chirp = {best['threshold']} (both written into {args.run / 'config.json'})")
+    for c in kind_curve:
+        print(f"kind_pixel_weight {c['weight']:g}: kind accuracy {c['kind_accuracy']:.4f}")
+    print(f"presence_logit_offset = {offset:.3f} from {n_noise} noise-only records; kind_pixel_weight = {weight:g}; "
+          f"chose fallback_p_chirp = {best['threshold']} (all three written into {args.run / 'config.json'})")
 
 
 if __name__ == "__main__":

@@ -106,7 +106,28 @@ def generate_speed(record: dict[str, Any]) -> list[str]:
         lines.append(md_row([f"`{m['command']}`", f"{m['wall_s']:.1f} s", f"{m['samples_per_s']:.0f}",
                            f"{m['peak_rss_mb_largest_process']:.0f} MB", f"{m['bytes_per_sample'] / 1e3:.1f} KB"]))
     lines += ["", f"Peak memory grows by a factor {r['memory_growth']:.2f} from the smaller to the larger run."]
+    if "storage" in r:
+        s = r["storage"]
+        lines += ["", *md_header([f"image storage ({s['n']:,} images, one HDF5 chunk each)", "write time per sample",
+                                  "bytes per sample"])]
+        for label, key in (("uncompressed (sample format 2, what make writes)", "uncompressed"),
+                           ("gzip level 1 (sample format 1)", "gzip_1")):
+            lines.append(md_row([label, f"{s[key]['s_per_sample'] * 1e3:.3f} ms",
+                                 f"{s[key]['bytes_per_sample'] / 1e3:.1f} KB"]))
     return lines
+
+
+def generate_speed_before(record: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The 100,000-sample run of sample format 1 (gzip images, numpy's FFT) next to today's."""
+    def big(rec: dict[str, Any]) -> dict[str, Any]:
+        return max(rec["results"]["make_full"], key=lambda m: m["n"])
+
+    b, a = big(record), big(after)
+    prov = record["provenance"]
+    return [f"Before sample format 2 (chirpgen {prov['versions']['chirpgen']}, commit {prov['git_commit'][:7]}, "
+            f"{prov['utc']}, `generate_speed_format1.json`): `{b['command']}` took {b['wall_s']:.1f} s at "
+            f"{b['bytes_per_sample'] / 1e3:.1f} KB per sample; now {a['wall_s']:.1f} s at "
+            f"{a['bytes_per_sample'] / 1e3:.1f} KB ({b['wall_s'] / a['wall_s']:.2f}x faster)."]
 
 
 def train_speed(records: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -130,6 +151,20 @@ def inference_speed(record: dict[str, Any]) -> list[str]:
             one, folder = r["describe_one_png"], r["describe_folder"]
             cli = [f"{one['wall_s']:.2f}", f"{one['peak_mb']:.0f}", f"{folder['images_per_s']:.0f}"] if amp == "fp32" else ["", "", ""]
             lines.append(md_row([label, f"{p['images_per_s']:.0f}", f"{p['single_image_ms']:.1f}", *cli]))
+    return lines
+
+
+def calibration(record: dict[str, Any]) -> list[str]:
+    """The values calibrate.py chose on the val split, with the kind choice's curve."""
+    kind = record.get("kind")
+    lines = [f"On {record['n']:,} chirps of the {record['split']} split: presence logit offset "
+             f"{record['presence']['logit_offset']:.3f} (flags {record['presence']['flag_rate']:.0%} of "
+             f"{record['presence']['n_noise']:,} noise-only records), fallback below p_chirp {record['chosen']:g}."]
+    if kind:
+        lines += ["", *md_header(["kind pixel weight (0: the maps alone choose the kind)", "kind accuracy"])]
+        for c in kind["curve"]:
+            mark = " (chosen)" if c["weight"] == kind["chosen_weight"] else ""
+            lines.append(md_row([f"{c['weight']:g}{mark}", f"{c['kind_accuracy']:.4f}"]))
     return lines
 
 
@@ -182,7 +217,9 @@ def sections() -> dict[str, list[str]]:
     else:
         out["headline"] = out["accuracy"] = [missing.format("make bench-full")]
     gen = _load("generate_speed.json")
-    out["generate_speed"] = [_source(gen, "generate_speed.json"), "", *generate_speed(gen)] if gen else [
+    before = _load("generate_speed_format1.json")
+    out["generate_speed"] = [_source(gen, "generate_speed.json"), "", *generate_speed(gen),
+                             *(["", *generate_speed_before(before, gen)] if before else [])] if gen else [
         missing.format("python benchmarks/bench_generate.py")]
     trains = [(f.name, json.loads(f.read_text())) for f in sorted(RESULTS.glob("train_speed_*.json"))]
     out["train_speed"] = [*(_source(rec, name) for name, rec in trains), "", *train_speed(trains)] if trains else [
@@ -193,6 +230,9 @@ def sections() -> dict[str, list[str]]:
     det = _load("detection.json")
     out["detection"] = [_source(det, "detection.json"), "", *detection(det)] if det else [
         missing.format("python benchmarks/detection.py")]
+    cal = _load("calibration.json")
+    out["calibration"] = [_source(cal, "calibration.json"), "", *calibration(cal)] if cal else [
+        missing.format("python benchmarks/calibrate.py RUN --data DIR")]
     inf = _load("inference_speed_cpu.json")
     out["inference_speed"] = [_source(inf, "inference_speed_cpu.json"), "", *inference_speed(inf)] if inf else [
         missing.format("python benchmarks/bench_inference.py")]

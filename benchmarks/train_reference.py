@@ -175,6 +175,9 @@ def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
         f"on the benchmark train split ({card.train_manifest['split_counts']['train']:,} samples, "
         f"`benchmarks/bench_data.py`{_no_chirp_share(card.train_manifest)}), {card.minutes['train']:.1f} min of epochs. "
         f"Best epoch {card.best_epoch} by val loss.",
+        f"- Calibrated on the val splits by `benchmarks/calibrate.py`: presence logit offset "
+        f"{model.get('presence_logit_offset', 0.0):.3f}, kind pixel weight {model.get('kind_pixel_weight', 1.0):g}, "
+        f"fallback below p_chirp {model.get('fallback_p_chirp', 0.0):g}.",
         f"- Files: {card.size_bytes / 2**20:.1f} MB (safetensors and JSON; nothing is unpickled when loading), "
         "the LoRA adapters merged into the backbone weights, so that loading needs neither peft nor torch "
         "(chirploc.engine).",

@@ -3,7 +3,7 @@
 Numpy, scipy, h5py and Pillow only: importing chirpgen never imports torch.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from chirpgen.config import KIND_NAMES, SPLIT_NAMES, GenConfig, load_config  # noqa: E402
 from chirpgen.sample import ChirpParams, Sample, make_sample  # noqa: E402

@@ -15,7 +15,7 @@ import click
 
 from chirpgen import __version__
 from chirpgen.config import load_config, preset_names
-from chirpgen.plumbing import user_errors
+from chirpgen.plumbing import cli_group, user_errors
 
 RESUME_HINT = "Interrupted: complete shards are kept; run the same command again to resume."
 
@@ -37,7 +37,7 @@ def _ctrl_c_noticed() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@cli_group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="chirpgen")
 def main() -> None:
     """Labelled chirp spectrograms from real waveforms and a real STFT, in HDF5 shards."""

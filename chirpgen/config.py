@@ -44,6 +44,9 @@ GREY_DEFINITION = (
 
 MAX_RECORD_SAMPLES = 100_000_000  # samples per record (sample_rate_hz * record_s)
 MAX_IMAGE_PIXELS = 16_000_000  # stft.freq_bins * image columns
+SNR_LIMITS_DB = (-100.0, 100.0)  # beyond +100 dB the float32 STFT power overflows; below -100 dB no chirp is left
+# (f_start, f_end) is drawn by rejection: a sweep below this fraction of the band would almost never be accepted
+MIN_SWEEP_FRACTION = 1e-3
 
 
 def finite_number(name: str, value: Any, *, integer: bool = False, what: str = "") -> float:
@@ -83,9 +86,13 @@ class SignalConfig:
     freq_hz: tuple[float, float] = field(
         default=(1.0, 100.0), metadata={"help": "band holding f_start and f_end"}
     )
-    max_sweep_hz: float = field(default=30.0, metadata={"help": "largest |f_end - f_start|"})
+    max_sweep_hz: float = field(
+        default=30.0, metadata={"help": "largest |f_end - f_start|, at least 1/1000 of the band"}
+    )
     kinds: tuple[str, ...] = field(default=KIND_NAMES, metadata={"help": "kinds, equally likely"})
-    snr_db: tuple[float, float] = field(default=(-10.0, 10.0), metadata={"help": "per-sample SNR"})
+    snr_db: tuple[float, float] = field(
+        default=(-10.0, 10.0), metadata={"help": "per-sample SNR, within [-100, 100] dB"}
+    )
     noise: str = field(default="white", metadata={"help": "'white' or 'pink' (1/f) noise"})
     p_no_chirp: float = field(
         default=0.0, metadata={"help": "fraction of records holding noise only, in [0, 1)"}
@@ -108,6 +115,15 @@ class SignalConfig:
         set_(self, "duration_s", _range("signal.duration_s", self.duration_s))
         set_(self, "freq_hz", _range("signal.freq_hz", self.freq_hz))
         set_(self, "snr_db", _range("signal.snr_db", self.snr_db))
+        if self.snr_db[0] < SNR_LIMITS_DB[0] or self.snr_db[1] > SNR_LIMITS_DB[1]:
+            raise ValueError(
+                f"signal.snr_db=[{self.snr_db[0]:g}, {self.snr_db[1]:g}] must lie within "
+                f"[{SNR_LIMITS_DB[0]:g}, {SNR_LIMITS_DB[1]:g}] dB; narrow it"
+            )
+        if isinstance(self.kinds, (str, bytes)) or not isinstance(self.kinds, (list, tuple)):
+            raise ValueError(
+                f"signal.kinds={self.kinds!r} must be a list of kinds; give a list such as [linear, quadratic]"
+            )
         set_(self, "kinds", tuple(self.kinds))
         set_(self, "max_sweep_hz", finite_number("signal.max_sweep_hz", self.max_sweep_hz))
         if self.duration_s[0] <= 0:
@@ -131,8 +147,13 @@ class SignalConfig:
                 f"signal.freq_hz min {self.freq_hz[0]:g} Hz must be > 0 (an exponential chirp "
                 "needs positive frequencies and 0 Hz is DC); raise it"
             )
-        if self.max_sweep_hz < 0:
-            raise ValueError(f"signal.max_sweep_hz={self.max_sweep_hz:g} must be >= 0")
+        min_sweep_hz = MIN_SWEEP_FRACTION * (self.freq_hz[1] - self.freq_hz[0])
+        if self.max_sweep_hz < min_sweep_hz or self.max_sweep_hz < 0:
+            raise ValueError(
+                f"signal.max_sweep_hz={self.max_sweep_hz:g} must be at least {min_sweep_hz:.3g} Hz "
+                f"({MIN_SWEEP_FRACTION:g} of the band signal.freq_hz=[{self.freq_hz[0]:g}, {self.freq_hz[1]:g}]: "
+                "narrower sweeps are almost never drawn); raise it"
+            )
         bad = [k for k in self.kinds if k not in KIND_NAMES]
         if bad or not self.kinds:
             raise ValueError(f"signal.kinds={list(self.kinds)} must be a non-empty subset of {list(KIND_NAMES)}")
@@ -164,6 +185,11 @@ class StftConfig:
     )
 
     def __post_init__(self) -> None:
+        # the name itself is checked by chirpgen.spectrogram.stft_window: scipy.signal takes a second to import
+        if not isinstance(self.window, str) or not self.window:
+            raise ValueError(
+                f"stft.window={self.window!r} must be the name of a scipy.signal.get_window window, e.g. hann"
+            )
         for name in ("window_len", "hop", "nfft", "freq_bins"):
             value = finite_number(f"stft.{name}", getattr(self, name), integer=True)
             if value <= 0:
@@ -262,16 +288,20 @@ class GenConfig:
         d = dict(d)
         unknown = set(d) - {"name", "signal", "stft", "splits"}
         if unknown:
-            raise ValueError(f"unknown config section(s) {sorted(unknown)}; expected name, signal, stft, splits")
-        try:
-            signal = SignalConfig(**d.get("signal", {}))
-            stft = StftConfig(**d.get("stft", {}))
-        except TypeError as exc:  # an unknown key
-            name = str(exc).rsplit("argument", 1)[-1].strip(" '")
-            section = "signal" if "SignalConfig" in str(exc) else "stft"
-            known = sorted(f.name for f in dataclasses.fields(SignalConfig if section == "signal" else StftConfig))
-            raise ValueError(f"unknown config key {section}.{name}; {section} has {known}") from None
-        kwargs = {"signal": signal, "stft": stft, "name": str(d.get("name", "custom"))}
+            raise ValueError(f"unknown config section(s) {sorted(map(str, unknown))}; expected name, signal, stft, splits")
+        sections = {}
+        for section, cls_ in (("signal", SignalConfig), ("stft", StftConfig)):
+            values = d.get(section)
+            values = {} if values is None else values  # an empty section in YAML: all its defaults
+            if not isinstance(values, dict):
+                raise ValueError(f"config section {section}={values!r} must be a mapping of its keys, e.g. "
+                                 f"{section}: {{{'noise: pink' if section == 'signal' else 'window: hann'}}}")
+            known = [f.name for f in dataclasses.fields(cls_)]
+            unknown_keys = [k for k in values if k not in known]
+            if unknown_keys:
+                raise ValueError(f"unknown config key {section}.{unknown_keys[0]}; {section} has {sorted(known)}")
+            sections[section] = cls_(**values)
+        kwargs = {**sections, "name": str(d.get("name", "custom"))}
         if "splits" in d:
             kwargs["splits"] = d["splits"]
         return cls(**kwargs)
@@ -321,18 +351,21 @@ def load_config(
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"config file {str(path)!r} does not exist; give a YAML file")
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"config file {str(path)!r} is not UTF-8 text; it must be a YAML text file") from None
     else:
-        source = PRESET_DIR / f"{preset}.yaml"
-        if not source.is_file():
-            raise ValueError(f"unknown preset {preset!r}; choose one of {preset_names()}")
-        text = source.read_text()
+        if preset not in preset_names():  # a name, never a path: a file goes to --config
+            raise ValueError(f"unknown preset {preset!r}; choose one of {preset_names()} (a YAML file goes to --config)")
+        text = (PRESET_DIR / f"{preset}.yaml").read_text(encoding="utf-8")
     try:
-        d = yaml.safe_load(text) or {}
+        d = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"config {str(path or preset)!r} is not valid YAML: {one_line(exc)}") from None
+    d = {} if d is None else d  # an empty file: all defaults
     if not isinstance(d, dict):
-        raise ValueError(f"config {path or preset!r} must be a YAML mapping")
+        raise ValueError(f"config {str(path or preset)!r} must be a YAML mapping")
     for override in overrides:
         apply_override(d, override)
     return GenConfig.from_dict(d)

@@ -42,12 +42,14 @@ from chirpgen.shards import (
     sha256_file,
     verify_shard,
 )
-from chirpgen.spectrogram import image_axes
+from chirpgen.spectrogram import image_axes, stft_window, warm_up
 
 BLOCK = 64  # samples per task handed to a worker
 LOCK_FILE = ".chirpgen-make.lock"
 MAX_SHARDS = 100_000  # more shards than this is a mistake in --n or --shard-size
 MAX_SEED = 2**63 - 1
+SAMPLE_FORMAT = 2  # raised whenever a sample's bytes change: 2 has uncompressed images and scipy's FFT
+
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ def _write_shard(
             )
             images = f.create_dataset(
                 "image", (shard.count, h, w), np.uint8, chunks=(1, h, w),
-                compression="gzip", compression_opts=1, shuffle=False, track_times=False,
+                compression=None, track_times=False,
             )
             labels = {k: np.empty(shard.count, dt) for k, dt in LABEL_DTYPES.items()}
             pos = 0
@@ -209,17 +211,25 @@ def _prepare_out(out: Path) -> None:
         ) from None
 
 
+IDENTITY_KEYS = ("config_sha256", "seed", "n", "shard_size", "sample_format")  # what makes two data sets one
+
+
 def _identity(config: GenConfig, seed: int, n: int, shard_size: int) -> dict[str, Any]:
-    return {"config_sha256": config.fingerprint(), "seed": seed, "n": n, "shard_size": shard_size}
+    return dict(zip(IDENTITY_KEYS, (config.fingerprint(), seed, n, shard_size, SAMPLE_FORMAT), strict=True))
+
+
+def _identity_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The identity recorded in a manifest (one made before sample_format existed has format 1)."""
+    return {k: manifest.get(k, 1 if k == "sample_format" else None) for k in IDENTITY_KEYS}
 
 
 def _check_existing(out: Path, manifest: dict[str, Any], identity: dict[str, Any]) -> None:
-    theirs = {k: manifest.get(k) for k in identity}
+    theirs = _identity_of(manifest)
     differ = [k for k in identity if theirs[k] != identity[k]]
     if differ:
-        what = ", ".join(
-            "config" if k == "config_sha256" else f"{k} {theirs[k]} (asked {identity[k]})" for k in differ
-        )
+        names = {"config_sha256": "config", "sample_format": f"chirpgen (sample format {theirs['sample_format']}, "
+                 f"this one makes {SAMPLE_FORMAT})"}
+        what = ", ".join(names.get(k, f"{k} {theirs[k]} (asked {identity[k]})") for k in differ)
         raise DatasetError(
             f"{str(out)!r} holds a data set made with another {what}; use a new --out or delete it first"
         )
@@ -369,7 +379,10 @@ def _write_missing(
     name: str = MANIFEST,
 ) -> None:
     """Write the shards in ``todo``, recording each one's sha256 in the manifest as it lands."""
-    pool = ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) if workers > 1 else None
+    pool = None
+    if workers > 1 and todo:
+        warm_up(config.stft)  # the workers fork from here with scipy imported and the window made
+        pool = ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
         for entry, plan in todo:
             tasks = _tasks(config, seed, plan)
@@ -407,6 +420,8 @@ def make_dataset(
         part: write only this part's shards, with its own manifest (see :class:`Part`).
     """
     _check_args(n, shard_size, workers, seed)
+    # the window's name is checked here, not at config load (scipy.signal is slow to import), before OUT exists
+    stft_window(config.stft)
     out = Path(out)
     progress = progress or (lambda _: None)
     name = MANIFEST if part is None else part.manifest_name
@@ -430,6 +445,17 @@ def make_dataset(
     return manifest
 
 
+def _part_key(path: Path, manifest: dict[str, Any]) -> tuple[int, int]:
+    """(K, N) of the part manifest at ``path``: its ``part`` entry, which must match its file name."""
+    key = manifest.get("part")
+    valid = (isinstance(key, list) and len(key) == 2 and all(type(x) is int for x in key)
+             and path.name == Part(*key).manifest_name and 1 <= key[0] <= key[1])
+    if not valid:
+        raise DatasetError(f"{path} has no valid part entry [K, N] matching its name (it has {key!r}); "
+                           "run that part's chirpgen make --part K/N again")
+    return key[0], key[1]
+
+
 def join_parts(out: str | Path, sources: list[str | Path] = ()) -> dict[str, Any]:
     """Join the parts of a data set (``make --part K/N``) found in ``out`` and ``sources`` into the
     data set in ``out``: every part present once and complete, all made with one config, seed, n and
@@ -438,16 +464,19 @@ def join_parts(out: str | Path, sources: list[str | Path] = ()) -> dict[str, Any
     from ``out``. Returns the manifest.
     """
     out = Path(out)
-    if sources:
-        _prepare_out(out)  # joining other directories into a new one
-    dirs = [out, *(Path(s) for s in sources)]
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"OUT {str(out)!r} is a file; give the directory to join the parts into")
+    if not sources and not out.is_dir():
+        raise DatasetError(f"{str(out)!r} is not a directory; give the --out directory of the parts")
+    # OUT is made (when new) only once the parts are found whole, so a refused join leaves none behind
+    dirs = [*([out] if out.is_dir() else []), *(Path(s) for s in sources)]
     found: dict[tuple[int, int], tuple[Path, dict[str, Any]]] = {}
     for d in dirs:
         if not d.is_dir():
             raise DatasetError(f"{str(d)!r} is not a directory; give the --out directories of the parts")
         for path in sorted(d.glob("manifest.part-*-of-*.json")):
             manifest = read_manifest(d, path.name)
-            key = tuple(manifest.get("part", ()))
+            key = _part_key(path, manifest)
             if key in found and found[key][0] != d:
                 raise DatasetError(f"part {key[0]} of {key[1]} is in both {str(found[key][0])!r} and {str(d)!r}; keep one")
             found[key] = (d, manifest)
@@ -455,31 +484,37 @@ def join_parts(out: str | Path, sources: list[str | Path] = ()) -> dict[str, Any
         raise DatasetError(f"no part manifests (manifest.part-K-of-N.json) in {[str(d) for d in dirs]}; run chirpgen make --part K/N first")
     first = next(iter(found.values()))[1]
     total = first["part"][1]
-    ident_keys = ("config_sha256", "seed", "n", "shard_size")
     for (k, n_parts), (d, manifest) in found.items():
-        if n_parts != total or any(manifest[x] != first[x] for x in ident_keys):
+        if n_parts != total or _identity_of(manifest) != _identity_of(first):
             raise DatasetError(f"part {k} of {n_parts} in {str(d)!r} belongs to another data set (config, seed, n, "
-                               "shard size or number of parts differ); join the parts of one chirpgen make")
+                               "shard size, sample format or number of parts differ); join the parts of one chirpgen make")
         if not manifest.get("complete"):
             raise DatasetError(f"part {k} of {n_parts} in {str(d)!r} is incomplete; run its chirpgen make --part {k}/{n_parts} again")
     missing = [k for k in range(1, total + 1) if (k, total) not in found]
     if missing:
         raise DatasetError(f"parts {missing} of {total} are missing; make them with chirpgen make --part K/{total}")
     config = GenConfig.from_dict(first["config"])
-    identity = {x: first[x] for x in ident_keys}
+    identity = _identity_of(first)
+    if identity["sample_format"] != SAMPLE_FORMAT:
+        raise DatasetError(f"the parts were made by another chirpgen (sample format {identity['sample_format']}, "
+                           f"this one makes {SAMPLE_FORMAT}); make them again with this one")
+    for d, manifest in found.values():  # every shard checked before OUT is made or touched
+        for entry in manifest["shards"]:
+            src = d / entry["file"]
+            if not src.is_file():
+                raise DatasetError(f"shard {src} is missing; run its part's chirpgen make again")
+            verify_shard(src, entry["sha256"])
+    _prepare_out(out)
     with _exclusive(out):
         if (out / MANIFEST).exists():  # joining into a data set is fine only when it is this one
             _check_existing(out, read_manifest(out), identity)
         recorded: dict[str, str] = {}
         for d, manifest in found.values():
             for entry in manifest["shards"]:
-                src, dest = d / entry["file"], out / entry["file"]
-                if not src.is_file():
-                    raise DatasetError(f"shard {src} is missing; run its part's chirpgen make again")
-                verify_shard(src, entry["sha256"])
                 if d != out:
+                    dest = out / entry["file"]
                     with atomic_path(dest) as tmp:
-                        shutil.copyfile(src, tmp)
+                        shutil.copyfile(d / entry["file"], tmp)
                     verify_shard(dest, entry["sha256"])
                 recorded[entry["file"]] = entry["sha256"]
         plans = plan_shards(identity["n"], config.splits, identity["shard_size"])

@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 from PIL import Image
 
@@ -15,9 +14,9 @@ from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, NO_CHIRP_NAME, SPLIT_NAME
 from chirpgen.plumbing import atomic_path
 from chirpgen.shards import (
     DatasetError,
-    check_schema,
     manifest_config,
     read_manifest,
+    read_shard,
     read_split,
     verify_shard,
 )
@@ -42,7 +41,8 @@ def export_pngs(root: str | Path, split: str, n: int, out: str | Path) -> Path:
     rows = []
     for j in range(len(data["index"])):
         name = f"{split}-{int(data['index'][j]):07d}.png"
-        Image.fromarray(data["image"][j], mode="L").save(out / name, optimize=False)
+        with atomic_path(out / name) as tmp:
+            Image.fromarray(data["image"][j], mode="L").save(tmp, format="PNG", optimize=False)
         rows.append(
             {
                 "file": name,
@@ -88,15 +88,14 @@ def dataset_info(root: str | Path, verify: bool = True) -> dict[str, Any]:
             path = Path(root) / entry["file"]
             if verify:
                 verify_shard(path, entry["sha256"])
-            with h5py.File(path, "r") as f:
-                check_schema(path, f.attrs)
-                kind = f["kind"][:]
-                kinds.update(kind_name(k) for k in kind)
-                n += len(kind)
-                s = f["snr_db"][kind != NO_CHIRP_KIND]  # a record without a chirp has no SNR (NaN)
-                if s.size:
-                    snr = [min(snr[0], float(s.min())), max(snr[1], float(s.max()))]
-                freqs_hz, times_s = f["freqs_hz"][:], f["times_s"][:]
+            arrays = read_shard(path, ("kind", "snr_db", "freqs_hz", "times_s"))
+            kind = arrays["kind"]
+            kinds.update(kind_name(k) for k in kind)
+            n += len(kind)
+            s = arrays["snr_db"][kind != NO_CHIRP_KIND]  # a record without a chirp has no SNR (NaN)
+            if s.size:
+                snr = [min(snr[0], float(s.min())), max(snr[1], float(s.max()))]
+            freqs_hz, times_s = arrays["freqs_hz"], arrays["times_s"]
             nbytes += path.stat().st_size
         info["splits"][split] = {
             "n": n,

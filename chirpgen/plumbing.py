@@ -92,6 +92,34 @@ def user_errors(on_interrupt: str = "Interrupted.") -> Callable[[Callable[..., A
     return decorate
 
 
+def cli_group(**attrs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``click.group(**attrs)`` whose usage errors (a bad option value, a missing argument, an
+    unknown command) are one line, ``Error: <what is wrong>; see <command> --help``, exit status 2,
+    instead of click's usage block."""
+    import click
+
+    @contextmanager
+    def one_line_usage() -> Iterator[None]:
+        try:
+            yield
+        except click.UsageError as exc:
+            where = f"; see {exc.ctx.command_path} --help" if exc.ctx else ""
+            error = click.ClickException(one_line(exc.format_message(), limit=400).rstrip(".") + where)
+            error.exit_code = exc.exit_code
+            raise error from None
+
+    class OneLineUsageGroup(click.Group):
+        def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+            with one_line_usage():
+                return super().make_context(*args, **kwargs)
+
+        def invoke(self, ctx: click.Context) -> Any:
+            with one_line_usage():
+                return super().invoke(ctx)
+
+    return click.group(cls=OneLineUsageGroup, **attrs)
+
+
 @contextmanager
 def hold_lock(path: Path, busy: Callable[[str], UserError], shared: bool = False) -> Iterator[None]:
     """Hold an fcntl.flock on ``path`` (created if missing) for the block: exclusive, or ``shared``

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,8 @@ import h5py
 import numpy as np
 
 from chirpgen import __version__
-from chirpgen.config import NO_CHIRP_KIND, SPLIT_NAMES, GenConfig
-from chirpgen.plumbing import UserError, write_json_atomic
+from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, SPLIT_NAMES, GenConfig
+from chirpgen.plumbing import UserError, one_line, write_json_atomic
 
 SCHEMA_VERSION = 2  # the newest version written and read; see schema_attrs
 MANIFEST = "manifest.json"
@@ -43,6 +43,9 @@ LABEL_DTYPES = {
     "snr_db": np.float64,
     "index": np.int64,
 }
+PER_SAMPLE = ("image", *LABEL_DTYPES)  # the datasets with one row per sample
+STORED_KINDS = (*range(len(KIND_NAMES)), NO_CHIRP_KIND)
+REGENERATE = "delete that file and run the same chirpgen make again to regenerate it"
 
 
 class DatasetError(UserError):
@@ -58,7 +61,9 @@ def schema_attrs(config: GenConfig) -> dict[str, int]:
 
 def check_schema(path: Path, attrs: Any) -> None:
     """DatasetError if the shard at ``path`` (attributes ``attrs``) is of a schema this chirpgen cannot read."""
-    version = int(attrs.get("schema_version", 0))
+    version = attrs.get("schema_version", 0)
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)):
+        raise DatasetError(f"shard {path} has schema_version {version!r}, not an integer; {REGENERATE}")
     if not 1 <= version <= SCHEMA_VERSION:
         raise DatasetError(
             f"shard {path} has schema_version {version}, this chirpgen {__version__} reads 1 to "
@@ -77,8 +82,16 @@ def read_manifest(root: str | Path, name: str = MANIFEST) -> dict[str, Any]:
         raise DatasetError(f"{path} is not valid JSON ({exc}); delete the directory and run chirpgen make again") from None
     missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
     if missing or not _well_formed(manifest):
-        what = f"lacks {', '.join(missing)}" if missing else "has a malformed config, split count or shard entry"
+        what = (f"lacks {', '.join(missing)}" if missing
+                else "has a malformed config, split count or shard entry (file, split, start, count, sha256)")
         raise DatasetError(f"{path} {what}; it is not a chirpgen manifest: delete the directory and run chirpgen make again")
+    try:
+        GenConfig.from_dict(manifest["config"])
+    except ValueError as exc:
+        raise DatasetError(
+            f"the config in {path} is not one this chirpgen {__version__} reads ({exc}); read the data set with the "
+            "chirpgen that made it, or make it again"
+        ) from None
     return manifest
 
 
@@ -92,7 +105,12 @@ def _well_formed(manifest: dict[str, Any]) -> bool:
         and isinstance(shards, list)
         and all(isinstance(e, dict) and all(isinstance(e.get(k), t) for k, t in entry_keys.items()) for e in shards)
         and all(e["split"] in SPLIT_NAMES and "/" not in e["file"] and "\\" not in e["file"] for e in shards)
+        and all(e.get("sha256") is None or _is_sha256(e["sha256"]) for e in shards)
     )
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def sha256_file(path: Path) -> str:
@@ -118,6 +136,8 @@ def verify_shard(path: Path, recorded: str | None) -> None:
     """
     if recorded is None:
         return
+    if not path.is_file():
+        raise DatasetError(f"shard {path} is missing; run the same chirpgen make again to restore it")
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, recorded)
     if key in _VERIFIED:
@@ -170,6 +190,34 @@ def iter_shards(root: str | Path, split: str, verify: bool = True) -> Iterator[P
             yield path
 
 
+def read_shard(path: Path, names: Sequence[str], n: int | None = None) -> dict[str, np.ndarray]:
+    """The datasets ``names`` of the shard at ``path``, the per-sample ones cut to their first ``n``
+    rows (all if None). Its schema, row counts and kinds are checked: a DatasetError names the shard
+    if it is missing, not HDF5, truncated, lacks a dataset or holds a kind outside ``STORED_KINDS``."""
+    if not path.is_file():
+        raise DatasetError(f"shard {path} is missing; run the same chirpgen make again to restore it")
+    try:
+        with h5py.File(path, "r") as f:
+            check_schema(path, f.attrs)
+            absent = [k for k in names if not isinstance(f.get(k), h5py.Dataset)]
+            if absent:
+                raise DatasetError(f"shard {path} lacks the dataset {absent[0]!r}; {REGENERATE}")
+            arrays = {k: f[k][:n] if k in PER_SAMPLE else f[k][:] for k in names}
+    except DatasetError:
+        raise
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:  # h5py's ways of failing on a damaged file
+        raise DatasetError(f"shard {path} is not a readable chirpgen HDF5 file ({one_line(exc, 100)}); {REGENERATE}") from None
+    rows = {len(arrays[k]) for k in names if k in PER_SAMPLE}
+    if len(rows) > 1:
+        raise DatasetError(f"shard {path} holds datasets of different lengths; {REGENERATE}")
+    if "kind" in arrays:
+        bad = arrays["kind"][~np.isin(arrays["kind"], STORED_KINDS)]
+        if bad.size:
+            raise DatasetError(f"shard {path} holds kind {bad[0]}, not one of 0 to {len(KIND_NAMES) - 1} or "
+                               f"{NO_CHIRP_KIND}; {REGENERATE}")
+    return arrays
+
+
 def recorded_sha256(root: str | Path) -> dict[str, str | None]:
     """The sha256 the manifest of ``root`` records for each shard file."""
     return {s["file"]: s.get("sha256") for s in read_manifest(root)["shards"]}
@@ -184,12 +232,10 @@ def read_split(root: str | Path, split: str, n: int | None = None) -> dict[str, 
         if n is not None and have >= n:
             break
         verify_shard(path, recorded[path.name])  # only the shards actually read
-        with h5py.File(path, "r") as f:
-            check_schema(path, f.attrs)
-            take = len(f["index"]) if n is None else min(len(f["index"]), n - have)
-            for k in ("image", *LABEL_DTYPES):
-                parts.setdefault(k, []).append(f[k][:take])
-            have += take
+        arrays = read_shard(path, PER_SAMPLE, None if n is None else n - have)
+        for k, values in arrays.items():
+            parts.setdefault(k, []).append(values)
+        have += len(arrays["index"])
     if not parts:
         raise DatasetError(f"split {split!r} of {str(root)!r} holds no samples")
     return {k: np.concatenate(v) for k, v in parts.items()}

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from chirpgen.config import GenConfig, StftConfig
+from chirpgen.plumbing import one_line
 
 
 @lru_cache(maxsize=16)
@@ -24,6 +25,28 @@ def _window(name: str, length: int) -> np.ndarray:
     w = get_window(name, length).astype(np.float32)  # periodic: its peak is at index length // 2
     w.setflags(write=False)
     return w
+
+
+def stft_window(stft: StftConfig) -> np.ndarray:
+    """The (cached, read-only) window of ``stft``, shape (window_len,).
+
+    Raises:
+        ValueError: naming ``stft.window`` if scipy.signal.get_window cannot make it from its name alone.
+    """
+    try:
+        return _window(stft.window, stft.window_len)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"stft.window={stft.window!r} is not a window scipy.signal.get_window makes from its name alone "
+            f"({one_line(exc, limit=100)}); choose one such as hann, hamming or blackman"
+        ) from None
+
+
+def warm_up(stft: StftConfig) -> None:
+    """Import the FFT and compute the window now, so that processes forked afterwards start warm."""
+    from scipy import fft  # noqa: F401
+
+    stft_window(stft)
 
 
 def column_centres(n_samples: int, stft: StftConfig) -> np.ndarray:
@@ -44,17 +67,20 @@ def stft_power(signal: np.ndarray, stft: StftConfig) -> np.ndarray:
     """Normalised STFT power, shape (freq_bins, W), row 0 = bin 0 (lowest frequency).
 
     Works on a batch too: ``signal`` of shape (..., n_samples) gives (..., freq_bins, W). The
-    transform runs in float32: the result feeds an 8-bit image, whose steps are 0.24 dB.
+    transform runs in float32: the result feeds an 8-bit image, whose steps are 0.24 dB. scipy's
+    FFT takes half the time of numpy's on these short float32 frames.
     """
+    from scipy import fft  # imported on first use: describing an image needs no STFT
+
     signal = np.asarray(signal, dtype=np.float32)
-    w = _window(stft.window, stft.window_len)
+    w = stft_window(stft)
     half = stft.window_len // 2
     pad = [(0, 0)] * (signal.ndim - 1) + [(half, stft.window_len)]
     padded = np.pad(signal, pad)
     starts = column_centres(signal.shape[-1], stft)  # window start in padded = centre - half + half
     frames = np.lib.stride_tricks.sliding_window_view(padded, stft.window_len, axis=-1)
     frames = frames[..., starts, :] * w  # (..., W, L)
-    spectrum = np.fft.rfft(frames, n=stft.nfft, axis=-1)[..., : stft.freq_bins]  # (..., W, F)
+    spectrum = fft.rfft(frames, n=stft.nfft, axis=-1)[..., : stft.freq_bins]  # (..., W, F)
     power = (spectrum.real**2 + spectrum.imag**2) * np.float32(1.0 / np.sum(w.astype(np.float64) ** 2))
     return np.swapaxes(power, -1, -2)  # (..., F, W)
 

@@ -7,7 +7,7 @@
 See :func:`chirploc.describe.describe` and :func:`chirploc.describe.describe_many`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from chirploc.describe import Chirp, Description, describe, describe_many
 

@@ -8,6 +8,9 @@ run holds. Training (from a ModelConfig) and loading (from backbone.json) both c
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,8 +88,9 @@ def create_backbone(spec: BackboneSpec, drop_path_rate: float = 0.0, **pretraine
     import timm
 
     try:
-        model = timm.create_model(spec.arch, **timm_kwargs(spec, drop_path_rate), **pretrained)
-    except (RuntimeError, TypeError, ValueError, AssertionError) as exc:
+        with warnings_only_on_success():
+            model = timm.create_model(spec.arch, **timm_kwargs(spec, drop_path_rate), **pretrained)
+    except (RuntimeError, TypeError, ValueError, AssertionError, ZeroDivisionError, OverflowError, MemoryError) as exc:
         if pretrained:
             raise  # weight loading errors are phrased by the caller, which knows the source
         raise BackboneError(
@@ -95,6 +99,18 @@ def create_backbone(spec: BackboneSpec, drop_path_rate: float = 0.0, **pretraine
         ) from None
     check_patch_grid(model, spec.img_size)
     return model
+
+
+@contextmanager
+def warnings_only_on_success() -> Iterator[None]:
+    """Hold back the warnings raised in the block: shown after it when it succeeds, dropped when it
+    raises (timm's and torch's warnings about a model or file that then fails are noise before the
+    one error line)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
 def check_patch_grid(model: nn.Module, img_size: tuple[int, int]) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,13 @@ import torch
 
 from chirpgen.config import KIND_NAMES, GenConfig
 from chirpgen.plumbing import one_line, read_json, write_json_atomic
-from chirploc.backbone import BACKBONE_META, BackboneError, BackboneSpec, create_backbone
+from chirploc.backbone import (
+    BACKBONE_META,
+    BackboneError,
+    BackboneSpec,
+    create_backbone,
+    warnings_only_on_success,
+)
 from chirploc.config import TrainConfig
 from chirploc.data import TargetNormalisation
 from chirploc.model import ChirpLocModel, apply_lora, make_head
@@ -56,6 +63,7 @@ from chirploc.rundir import (
 from chirploc.weights import load_state, save_tensors
 
 ADAPTER_CONFIG = "adapter_config.json"
+TRAIN_STATE_KEYS = frozenset({"optimizer", "scheduler", "early_stopping", "rng", "epoch", "best_epoch"})
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -129,11 +137,34 @@ def load_train_state(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"cannot resume: {str(path)!r} is missing; start a new run without --resume")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings_only_on_success():
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - truncated or foreign file
         raise CheckpointError(
-            f"cannot resume: {str(path)!r} is unreadable ({exc}); start a new run"
+            f"cannot resume: {str(path)!r} is not a readable training state ({_torch_load_reason(exc)}); resume "
+            "from a copy of the run, or start a new run with another --out"
         ) from None
+    if not isinstance(state, dict) or not TRAIN_STATE_KEYS <= set(state):
+        raise CheckpointError(
+            f"cannot resume: {str(path)!r} is not a chirploc training state (it lacks "
+            f"{sorted(TRAIN_STATE_KEYS - set(state)) if isinstance(state, dict) else 'a mapping'}); start a new run "
+            "with another --out"
+        )
+    return state
+
+
+def _torch_load_reason(exc: Exception) -> str:
+    """What torch.load says is wrong, on one line: for weights_only refusals only the unpickler's own reason
+    (torch's advice to load with weights_only=False around it is not for a damaged file)."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation", 1)[0]
+    return f"{type(exc).__name__}: {one_line(text, 120)}"
+
+
+def read_run_normalisation(run_dir: str | Path) -> TargetNormalisation:
+    """The TargetNormalisation saved in ``run_dir/normalisation.json``; CheckpointError naming the file."""
+    return _read_run_file(Path(run_dir) / "normalisation.json", TargetNormalisation.from_dict, _not_a_run(run_dir))
 
 
 def load_weights(model: ChirpLocModel, ckpt_dir: Path, adapt: str) -> None:
@@ -181,16 +212,33 @@ class LoadedRun:
     checkpoint: dict[str, Any]
 
 
-def _read_run_configs(run_dir: Path) -> tuple[TrainConfig, GenConfig, TargetNormalisation]:
+def _read_run_file(path: Path, parse: Callable[[Any], Any], fix: str = "train again") -> Any:
+    """``parse`` of the JSON in ``path``; CheckpointError naming the file and ``fix`` when it is missing, not
+    JSON or not what ``parse`` takes."""
+    d = read_json(path, CheckpointError, fix)
     try:
-        config = TrainConfig.from_dict(_read_json(run_dir / "config.json"))
-        frame = GenConfig.from_dict(_read_json(run_dir / "frame.json"))
-        normalisation = TargetNormalisation.from_dict(_read_json(run_dir / "normalisation.json"))
+        if not isinstance(d, dict):
+            raise TypeError(f"it holds a JSON {type(d).__name__}, not a mapping")
+        return parse(d)
     except CheckpointError:
         raise
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"run {str(run_dir)!r} has a bad config ({exc}); train again") from None
-    return config, frame, normalisation
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{str(path)!r} is not a valid chirploc run file ({one_line(exc)}); {fix}") from None
+
+
+def read_run_recipe(run_dir: Path, fix: str = "") -> TrainConfig:
+    """The TrainConfig saved in ``run_dir/config.json``; CheckpointError naming the file and ``fix``."""
+    return _read_run_file(Path(run_dir) / "config.json", TrainConfig.from_dict, fix or _not_a_run(run_dir))
+
+
+def _not_a_run(run_dir: Path) -> str:
+    return f"is {str(run_dir)!r} a chirploc run directory? train again"
+
+
+def _read_run_configs(run_dir: Path) -> tuple[TrainConfig, GenConfig, TargetNormalisation]:
+    config = read_run_recipe(run_dir)
+    frame = _read_run_file(run_dir / "frame.json", GenConfig.from_dict, _not_a_run(run_dir))
+    return config, frame, read_run_normalisation(run_dir)
 
 
 def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
@@ -230,6 +278,28 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
 PACKAGE_FILES = ("config.json", "frame.json", "normalisation.json", BACKBONE_META, "metrics.jsonl")
 
 
+def _check_package_dest(run_dir: Path, dest: Path) -> None:
+    """Refuse a ``dest`` whose replacement would lose anything but an earlier package."""
+    run, out = run_dir.resolve(), dest.resolve()
+    if out.is_relative_to(run):
+        raise CheckpointError(f"--out {str(dest)!r} is inside the run {str(run_dir)!r}; choose a folder outside it")
+    if run.is_relative_to(out):
+        raise CheckpointError(f"--out {str(dest)!r} holds the run {str(run_dir)!r}; choose a new folder for the package")
+    if Path.cwd().resolve().is_relative_to(out):
+        raise CheckpointError(f"--out {str(dest)!r} holds the current folder, which packaging would replace; "
+                              "choose a new folder for the package")
+    if out.exists() and not out.is_dir():
+        raise CheckpointError(f"--out {str(dest)!r} is a file; choose a new folder for the package")
+    if out.is_dir():
+        others = sorted(p.name for p in out.iterdir() if p.name not in {*PACKAGE_FILES, "best", "README.md"})
+        if others or (any(out.iterdir()) and not (out / "best" / "checkpoint.json").is_file()):
+            listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise CheckpointError(
+                f"--out {str(dest)!r} holds files that are not a packaged model ({listed or 'no best/checkpoint.json'}); "
+                "choose a new folder or delete it first"
+            )
+
+
 def package_run(run_dir: str | Path, dest: str | Path, which: str = "best") -> Path:
     """Write checkpoint ``which`` of ``run_dir`` as a packaged model in ``dest`` (see the module docstring).
 
@@ -240,13 +310,12 @@ def package_run(run_dir: str | Path, dest: str | Path, which: str = "best") -> P
         CheckpointError: a bad run directory, or ``dest`` inside it.
     """
     run_dir, dest = Path(run_dir), Path(dest)
+    _check_package_dest(run_dir, dest)
     run = load_run(run_dir, which)
-    if dest.resolve().is_relative_to(run_dir.resolve()):
-        raise CheckpointError(f"--out {str(dest)!r} is inside the run {str(run_dir)!r}; choose a folder outside it")
     backbone = run.model.backbone
     if run.checkpoint.get("adapt", run.config.model.adapt) == "lora":
         backbone = backbone.merge_and_unload()
-    tmp = dest.with_name(dest.name + ".tmp")
+    tmp = dest.resolve().with_name(dest.resolve().name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "best").mkdir(parents=True)
     for name in PACKAGE_FILES:
@@ -255,5 +324,5 @@ def package_run(run_dir: str | Path, dest: str | Path, which: str = "best") -> P
     save_tensors(tmp / "best" / "backbone.safetensors", backbone.state_dict())
     save_tensors(tmp / "best" / "head.safetensors", run.model.head.state_dict())
     write_checkpoint_json(tmp / "best", {**run.checkpoint, "adapt": "merged", "checkpoint": which})
-    swap_in(tmp, dest)
+    swap_in(tmp, dest.resolve())
     return dest

@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from chirpgen.config import SPLIT_NAMES
-from chirpgen.plumbing import user_errors
+from chirpgen.plumbing import cli_group, user_errors
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
 RESUME_HINT = (
@@ -32,7 +32,7 @@ run_device_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@cli_group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Localise chirps in spectrograms with a LoRA-adapted Vision Transformer."""
@@ -129,6 +129,11 @@ def _run_training(
     from chirploc.train import train as run_train
 
     recipe = _recipe(config, overrides, device, seed)
+    if resume:  # --resume trains with the run's saved recipe: refuse settings it would ignore
+        from chirploc.train import check_resume_overrides
+
+        given = [*overrides, *([f"device={device}"] if device else []), *([f"seed={seed}"] if seed is not None else [])]
+        check_resume_overrides(out, recipe, given, pretrain)
     if pretrain and not resume:
         recipe = TrainConfig.for_pretrain(recipe)
     return run_train(data, out, recipe, resume=resume, pretrain=pretrain, progress=progress)

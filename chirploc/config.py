@@ -19,6 +19,12 @@ from chirpgen.config import apply_override, finite_number
 from chirpgen.plumbing import one_line
 
 MAX_COUNT = 10**12  # larger batch sizes, epochs or sample counts are typing mistakes
+MAX_THREADS = 1024  # torch CPU threads or DataLoader workers: more is a typing mistake on any machine
+MAX_WIDTH = 65536  # head widths, LoRA rank: wider layers are typing mistakes that allocate gigabytes
+MAX_TIME_SUBBINS = 64  # dense edge bins per image column
+MAX_EMBED_DIM = 8192  # wider than any published ViT (ViT-22B: 6144)
+MAX_DEPTH = 256
+MAX_MLP_RATIO = 64.0
 ADAPT_MODES: tuple[str, ...] = ("lora", "full")
 AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "off")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
@@ -34,11 +40,40 @@ _FALLBACK_HELP = (
     "dense: below this presence probability (and above 0.5) the fit is too unsure to trust: report the middle "
     "of the frame's label ranges instead, flagged as a fallback (set by benchmarks/calibrate.py on a val split)"
 )
+_KIND_PIXEL_HELP = (
+    "dense: weight of the pixels against the maps when the fit chooses the kind, in nats of mean log-probability "
+    "per grey level (0: the maps alone; set by benchmarks/calibrate.py on a val split)"
+)
 _PRESENCE_HELP = (
     "dense: subtracted from the image-level presence logit, so that p_chirp >= 0.5 flags a chosen share of "
     "noise-only images (set by benchmarks/calibrate.py on a val split)"
 )
 _AMP_HELP = "'auto' (bf16 on a CPU with bf16 units, fp16 + GradScaler on CUDA), 'bf16', 'fp16', 'off'"
+
+
+def _check_model_kwargs(kwargs: dict[str, Any]) -> None:
+    """ValueError naming the key for a size timm would divide by, allocate or loop over that is not a
+    positive number within bounds (timm turns these into ZeroDivisionErrors or gigabyte allocations)."""
+    key = "model.model_kwargs."
+    counts = {"embed_dim": MAX_EMBED_DIM, "depth": MAX_DEPTH, "num_heads": MAX_EMBED_DIM}
+    for name, bound in counts.items():
+        if name in kwargs:
+            value = finite_number(f"{key}{name}", kwargs[name], integer=True, what=f"an integer in 1..{bound}")
+            if not 1 <= value <= bound:
+                raise ValueError(f"{key}{name}={kwargs[name]!r} must be an integer in 1..{bound}")
+    if "patch_size" in kwargs:
+        patch = kwargs["patch_size"]
+        sizes = list(patch) if isinstance(patch, (list, tuple)) else [patch]
+        what = "a positive integer or a pair [h, w] of them, e.g. [128, 2]"
+        if len(sizes) not in (1, 2):
+            raise ValueError(f"{key}patch_size={patch!r} must be {what}")
+        for size in sizes:
+            if finite_number(f"{key}patch_size", size, integer=True, what=what) < 1:
+                raise ValueError(f"{key}patch_size={patch!r} must be {what}")
+    if "mlp_ratio" in kwargs:
+        ratio = finite_number(f"{key}mlp_ratio", kwargs["mlp_ratio"])
+        if not 0 < ratio <= MAX_MLP_RATIO:
+            raise ValueError(f"{key}mlp_ratio={kwargs['mlp_ratio']!r} must lie in (0, {MAX_MLP_RATIO:g}]")
 
 
 def _coerce_numbers(obj: Any, names: tuple[str, ...], prefix: str = "", integer: bool = False) -> None:
@@ -85,12 +120,15 @@ class ModelConfig:
     time_sigma_bins: float = field(default=1.0, metadata={"help": "dense: width of the Gaussian edge target, bins"})
     fallback_p_chirp: float = field(default=0.0, metadata={"help": _FALLBACK_HELP})
     presence_logit_offset: float = field(default=0.0, metadata={"help": _PRESENCE_HELP})
+    kind_pixel_weight: float = field(default=1.0, metadata={"help": _KIND_PIXEL_HELP})
 
     def __post_init__(self) -> None:
+        if not isinstance(self.arch, str) or not self.arch.strip():
+            raise ValueError(f"model.arch={self.arch!r} must be a timm model name, e.g. vit_tiny_patch16_224")
         _coerce_numbers(
             self,
             ("lora_alpha", "lora_dropout", "drop_path_rate", "freq_step_hz", "freq_sigma_hz", "time_sigma_bins",
-             "fallback_p_chirp", "presence_logit_offset"),
+             "fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight"),
             prefix="model.",
         )
         _coerce_numbers(self, ("lora_r", "head_hidden", "time_subbins", "pixel_skip"), prefix="model.", integer=True)
@@ -100,6 +138,8 @@ class ModelConfig:
             raise ValueError(f"model.head={self.head!r} must be one of {list(HEADS)}")
         if self.head == "dense" and self.global_pool != "flatten":
             raise ValueError(f"model.head=dense needs model.global_pool=flatten (got {self.global_pool!r})")
+        if self.kind_pixel_weight < 0:
+            raise ValueError(f"model.kind_pixel_weight={self.kind_pixel_weight!r} must be >= 0 (0: the maps alone choose the kind)")
         if not 0.0 <= self.fallback_p_chirp < 1.0:
             raise ValueError(f"model.fallback_p_chirp={self.fallback_p_chirp!r} must lie in [0, 1)")
         if min(self.freq_step_hz, self.freq_sigma_hz, self.time_sigma_bins) <= 0 or int(self.time_subbins) < 1:
@@ -107,6 +147,11 @@ class ModelConfig:
                 f"model.freq_step_hz={self.freq_step_hz!r}, freq_sigma_hz={self.freq_sigma_hz!r} and "
                 f"time_sigma_bins={self.time_sigma_bins!r} must be > 0 and time_subbins={self.time_subbins!r} >= 1"
             )
+        if self.time_subbins > MAX_TIME_SUBBINS:
+            raise ValueError(f"model.time_subbins={self.time_subbins!r} must be at most {MAX_TIME_SUBBINS}")
+        for name in ("head_hidden", "pixel_skip", "lora_r"):
+            if getattr(self, name) > MAX_WIDTH:
+                raise ValueError(f"model.{name}={getattr(self, name)!r} must be at most {MAX_WIDTH}")
         if self.adapt not in ADAPT_MODES:
             raise ValueError(f"model.adapt={self.adapt!r} must be one of {list(ADAPT_MODES)}")
         if self.global_pool not in POOLS:
@@ -124,6 +169,7 @@ class ModelConfig:
             raise ValueError(f"model.head_hidden={self.head_hidden!r} must be an integer >= 0")
         if not isinstance(self.model_kwargs, dict):
             raise ValueError(f"model.model_kwargs={self.model_kwargs!r} must be a mapping")
+        _check_model_kwargs(self.model_kwargs)
         reserved = {"img_size", "in_chans", "num_classes", "pretrained", "global_pool"} & set(
             self.model_kwargs
         )
@@ -197,6 +243,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not 0 <= value <= MAX_COUNT:
                 raise ValueError(f"{name}={value!r} must be an integer >= 0 (at most {MAX_COUNT:.0e})")
+        for name in ("num_workers", "num_threads"):
+            if getattr(self, name) > MAX_THREADS:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be an integer in 0..{MAX_THREADS}")
         if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.kind_loss_weight < 0:
             raise ValueError(
                 f"lr={self.lr!r} must be > 0 and weight_decay={self.weight_decay!r}, grad_clip="
@@ -270,7 +319,13 @@ def load_train_config(
                 f"recipe {str(path)!r} does not exist; give a YAML file such as configs/debug.yaml"
             )
         try:
-            d = yaml.safe_load(path.read_text()) or {}
+            d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError:
+            raise ValueError(
+                f"recipe {str(path)!r} is not UTF-8 text; give a YAML recipe such as configs/debug.yaml"
+            ) from None
+        except OSError as exc:
+            raise ValueError(f"recipe {str(path)!r} cannot be read ({exc.strerror or exc}); check the path") from None
         except yaml.YAMLError as exc:
             raise ValueError(f"recipe {str(path)!r} is not valid YAML: {one_line(exc)}") from None
         if not isinstance(d, dict):

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig
+from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig, finite_number
+from chirpgen.plumbing import one_line
 from chirpgen.shards import DatasetError, iter_shards, manifest_config, read_manifest
 from chirploc.grid import DenseGrid, column_frequencies
 
@@ -44,10 +45,18 @@ class TargetNormalisation:
         return {"method": "frame_range_to_unit", "targets": {k: list(v) for k, v in self.ranges.items()}}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TargetNormalisation:
-        ranges = {k: (float(v[0]), float(v[1])) for k, v in d["targets"].items()}
-        if set(ranges) != set(TARGETS):
-            raise ValueError(f"normalisation holds targets {sorted(ranges)}, expected {list(TARGETS)}")
+    def from_dict(cls, d: Any) -> TargetNormalisation:
+        """Parse normalisation.json; ValueError saying what is wrong when it is not that layout."""
+        targets = d.get("targets") if isinstance(d, dict) else None
+        if not isinstance(targets, dict):
+            raise ValueError(f"it needs a mapping 'targets' of target names to [lo, hi], not {one_line(targets, 60)}")
+        if set(targets) != set(TARGETS):
+            raise ValueError(f"it holds targets {sorted(map(str, targets))}, expected {list(TARGETS)}")
+        ranges = {}
+        for k, v in targets.items():
+            if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != 2:
+                raise ValueError(f"targets.{k}={one_line(v, 60)} must be a pair [lo, hi] of numbers")
+            ranges[k] = tuple(finite_number(f"targets.{k}", x) for x in v)
         return cls(ranges)
 
     def _lo_span(self) -> tuple[np.ndarray, np.ndarray]:
@@ -110,9 +119,10 @@ class ChirpShards(Dataset):
                     for k in labels:
                         labels[k].append(f[k][:])
                     shape = f["image"].shape[1:]
-            except (OSError, KeyError) as exc:
+            except (OSError, KeyError, RuntimeError, TypeError, ValueError) as exc:  # h5py on a damaged file
                 raise DatasetError(
-                    f"shard {path} is unreadable ({exc}); regenerate it with chirpgen make"
+                    f"shard {path} is unreadable ({one_line(exc, 100)}); delete it and run the same chirpgen make "
+                    "again to regenerate it"
                 ) from None
             if tuple(shape) != self.frame.image_shape:
                 raise DatasetError(

@@ -155,12 +155,17 @@ def grey_pixels(pixels: np.ndarray, mode: str, frame: GenConfig, name: str | Pat
         notes.append(f"grey {mode} image: first channel used")
     if pixels.dtype != np.uint8 or mode == "1":
         raise InputError(f"{name} has {pixels.dtype} pixels (mode {mode}); give an 8-bit grey PNG (mode 'L')")
-    if pixels.shape != tuple(frame.image_shape):
-        raise InputError(
-            f"{name} is {pixels.shape[0]}x{pixels.shape[1]} (H x W) but the model expects "
-            f"{frame.image_shape[0]}x{frame.image_shape[1]}; give an image of the model's frame or the recording itself"
-        )
+    _check_size(pixels.shape[:2], frame, name)
     return np.ascontiguousarray(pixels), notes
+
+
+def _check_size(shape: tuple[int, int], frame: GenConfig, name: str | Path) -> None:
+    """InputError unless an image of (H, W) ``shape`` has the frame's size."""
+    if tuple(shape) != tuple(frame.image_shape):
+        raise InputError(
+            f"{name} is {shape[0]}x{shape[1]} (H x W) but the model expects {frame.image_shape[0]}x"
+            f"{frame.image_shape[1]}; give an image of the model's frame or the recording itself"
+        )
 
 
 def load_image(path: Path, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
@@ -172,11 +177,14 @@ def load_image(path: Path, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
 
     try:
         with Image.open(path) as im:
-            mode = im.mode
+            mode, (width, height) = im.mode, im.size
+            _check_size((height, width), frame, path)  # before decoding: a huge image is refused unread
             if mode in ("P", "PA"):
                 im = im.convert("RGBA")
             pixels = np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except InputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         raise InputError(
             f"{path} is not a readable image ({type(exc).__name__}); give a PNG from chirpgen export, a .wav or a .npy"
         ) from None
@@ -355,6 +363,8 @@ def describe_many(
         from chirploc.inference import load_predictor
 
         predictor = load_predictor(model)
+    if sample_rate_hz is not None:
+        check_rate(sample_rate_hz, predictor.frame.signal.sample_rate_hz)
     batch: list[_Prepared] = []
     n_frames = 0
 

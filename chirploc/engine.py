@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from chirpgen.config import GenConfig
+from chirpgen.plumbing import one_line
 from chirploc.fit import FIT_THREADS, FitPriors, apply_fallback, fit_maps, refine_on_pixels
 from chirploc.grid import DenseGrid, split_maps
+from chirploc.rundir import CheckpointError
 
 LN_EPS = 1e-6
 FORWARD_CHUNK = 32  # images per forward step
@@ -152,7 +154,8 @@ class NumpyDenseModel:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def predict(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        pred = refine_on_pixels(images, fit_maps(self.maps(images), self.head.grid, self.priors), self.frame)
+        pred = fit_maps(self.maps(images), self.head.grid, self.priors)
+        pred = refine_on_pixels(images, pred, self.frame, self.priors.kind_pixel_weight)
         return apply_fallback(pred, self.priors)
 
 
@@ -189,6 +192,7 @@ def load_engine(run_dir: str | Path, frame: GenConfig, which: str = "best") -> N
 
     Raises:
         ValueError: weights that are not the ViT and dense head this runtime runs.
+        CheckpointError: weight files that are not safetensors, or a frame.json the head does not fit.
     """
     from safetensors.numpy import load_file
 
@@ -197,15 +201,28 @@ def load_engine(run_dir: str | Path, frame: GenConfig, which: str = "best") -> N
     if found is None:
         raise ValueError(f"{run_dir} is not a packaged dense-head ViT")
     model, num_heads = found
-    backbone = load_file(str(run_dir / which / "backbone.safetensors"))
+
+    def load(name: str) -> dict[str, np.ndarray]:
+        path = run_dir / which / name
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # safetensors raises its own SafetensorError (and OSError, ValueError)
+            raise CheckpointError(f"{str(path)!r} is not a safetensors file ({one_line(exc, 120)}); package the run again") from None
+
+    backbone = load("backbone.safetensors")
     if set(backbone) != vit_keys(state_depth(backbone)) or backbone["pos_embed"].shape[1] != 1 + _n_patches(backbone, frame):
-        raise ValueError(f"{run_dir}: the backbone is not a plain timm ViT with a class token")
-    head_state = load_file(str(run_dir / which / "head.safetensors"))
+        raise ValueError(f"{run_dir}: the backbone is not a plain timm ViT with a class token of this frame.json's image")
+    head_state = load("head.safetensors")
     if set(head_state) != HEAD_KEYS:
         raise ValueError(f"{run_dir}: the head is not a dense head")
     grid = DenseGrid.from_frame(frame, model["freq_step_hz"], int(model["time_subbins"]), model["freq_sigma_hz"],
                                 model["time_sigma_bins"])
-    priors = FitPriors.from_frame(frame, model.get("fallback_p_chirp", 0.0), model.get("presence_logit_offset", 0.0))
+    columns_per_token = int(backbone["patch_embed.proj.weight"].shape[3])
+    per_column = grid.n_freq_bins + 1 + 2 * grid.time_subbins
+    if head_state["mlp.2.weight"].shape[0] != columns_per_token * per_column:
+        raise CheckpointError(f"{str(run_dir / 'frame.json')!r} is not the frame this model's head was trained on; "
+                              "package the run again")
+    priors = FitPriors.from_model(frame, model)
     vit = NumpyViT(backbone, num_heads)
     return NumpyDenseModel(vit, NumpyDenseHead(head_state, grid, int(vit.patch[1])), priors, frame)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig
-from chirpgen.plumbing import atomic_path, write_json_atomic
+from chirpgen.plumbing import UserError, atomic_path, write_json_atomic
 from chirpgen.shards import DatasetError, read_split
 from chirploc.data import dataset_frame
 from chirploc.inference import load_predictor
@@ -68,7 +68,15 @@ def evaluate_run(
     Returns:
         The result of ``evaluate_predictions`` (plus run/data info) and the paths written.
     """
+    blocked = next((p for p in (Path(out), *Path(out).parents) if p.exists() and not p.is_dir()), None) if out else None
+    if blocked is not None:
+        raise UserError(f"--out {str(out)!r} cannot be made: {str(blocked)!r} is a file; choose another --out")
     predictor = load_predictor(run_dir, device=device, which=which)
+    if predictor.normalisation is None and (Path(run_dir) / "normalisation.json").is_file():
+        # the numpy runtime does not read it, but a damaged run file is named, as the torch runtime does
+        from chirploc.checkpoint import read_run_normalisation
+
+        read_run_normalisation(run_dir)
     frame = dataset_frame(data)
     differ = frame_differences(frame, predictor.frame)
     if differ:

@@ -17,14 +17,17 @@ Notes:
         S_k(f0, f1) = sum_m log p_m(f_k(u_m; f0, f1))
 
     and maximised over (f0, f1) by a grid search over the frame's band (pairs with
-    |f1 - f0| <= max_sweep_hz), refined twice on finer grids around the best pair. The kind is the
-    law with the largest S_k (a likelihood ratio); f_start = f0 and f_end = f1 of its best pair.
-    The confidence is the mean per-column log-probability of the chosen curve.
+    |f1 - f0| <= max_sweep_hz), refined twice on finer grids around the best pair. Without the
+    images, the kind is the law with the largest S_k (a likelihood ratio); f_start = f0 and
+    f_end = f1 of its best pair. The confidence is the mean per-column log-probability of the
+    chosen curve.
 
-    Pixels: given the images, (f0, f1) then moves (at most 0.625 Hz each) to the curve of the chosen
-    kind and edges whose summed pixel values x_m(f_k(u_m; f0, f1)) (a parabola between rows) are
-    largest (:func:`refine_on_pixels`): the maps place the curve robustly, the pixels finely
-    (benchmarks/README.md has what it gains).
+    Pixels: given the images, each law's (f0, f1) then moves (at most 0.625 Hz each) to the curve
+    of that law and the edges whose mean pixel value X_k = mean_m x_m(f_k(u_m; f0, f1)) (a parabola
+    between rows, in grey levels) is largest (:func:`refine_on_pixels`), and the kind is the law
+    with the largest S_k / M + w X_k (M the columns; w is model.kind_pixel_weight, chosen on a val split): the maps place the curve
+    robustly, the pixels finely, and the pixels tell the laws apart better than the maps do
+    (benchmarks/README.md has what each gains).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +52,8 @@ REFINE = ((1.25, 0.125), (0.125, 1 / 32))  # (half width, step) in Hz of the two
 CHUNK = 16  # images per curve search step (bounds memory: CHUNK x candidates x columns)
 EDGE_CHUNK = 256  # images per edge decoding step
 FIT_THREADS = min(4, os.cpu_count() or 1)
+CALIBRATED = ("fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight")  # set on a val split (calibrate.py)
+LAW_KEYS = ("law_f_hz", "law_score")  # each law's (f0, f1) (B, K, 2) and S_k / M (B, K): the fit's, for the pixels
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,19 @@ class FitPriors:
     max_sweep_hz: float
     fallback_p_chirp: float = 0.0
     presence_logit_offset: float = 0.0  # p_chirp = sigmoid(logit - offset), calibrated on noise-only images
+    kind_pixel_weight: float = 1.0  # w of the kind choice (module Notes)
 
     @classmethod
-    def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0, presence_logit_offset: float = 0.0) -> FitPriors:
+    def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0, presence_logit_offset: float = 0.0,
+                   kind_pixel_weight: float = 1.0) -> FitPriors:
         sig = frame.signal
         return cls(tuple(sig.t_start_s), tuple(sig.duration_s), tuple(sig.freq_hz), float(sig.max_sweep_hz),
-                   fallback_p_chirp, presence_logit_offset)
+                   fallback_p_chirp, presence_logit_offset, kind_pixel_weight)
+
+    @classmethod
+    def from_model(cls, frame: GenConfig, model: dict[str, Any]) -> FitPriors:
+        """The priors of a frame with the calibrated values of a model config (section ``model``)."""
+        return cls.from_frame(frame, **{k: float(model[k]) for k in CALIBRATED if k in model})
 
     def middle(self) -> dict[str, float]:
         """The middle of each label range: the answer with the least expected squared error when the
@@ -80,7 +93,7 @@ def apply_fallback(pred: dict[str, np.ndarray], priors: FitPriors) -> dict[str, 
     """``pred`` with the labels of unsure images (0.5 <= p_chirp < priors.fallback_p_chirp) replaced by
     the middle of the frame's ranges, and a boolean ``fallback`` array saying which."""
     unsure = (pred["p_chirp"] >= 0.5) & (pred["p_chirp"] < priors.fallback_p_chirp)
-    out = dict(pred)
+    out = {k: v for k, v in pred.items() if k not in LAW_KEYS}
     for k, middle in priors.middle().items():
         out[k] = np.where(unsure, middle, pred[k])
     out["fallback"] = unsure
@@ -151,11 +164,11 @@ def _edges(out: dict[str, np.ndarray], grid: DenseGrid, priors: FitPriors) -> tu
 
 
 def _parabolas(logp: np.ndarray) -> np.ndarray:
-    """(B, M, F, 3) coefficients (a, b, c) of the parabola a + b d + c d^2 through bins k - 1, k, k + 1
+    """(3, B, M, F) coefficients (a, b, c) of the parabola a + b d + c d^2 through bins k - 1, k, k + 1
     of each column's log p, at every bin k (the band's first and last bins repeat their neighbours')."""
     left, mid, right = logp[..., :-2], logp[..., 1:-1], logp[..., 2:]
-    coef = np.stack([mid, 0.5 * (right - left), 0.5 * (right - 2 * mid + left)], -1)  # (B, M, F - 2, 3)
-    return np.concatenate([coef[..., :1, :], coef, coef[..., -1:, :]], -2)
+    coef = np.stack([mid, 0.5 * (right - left), 0.5 * (right - 2 * mid + left)], 0)  # (3, B, M, F - 2)
+    return np.concatenate([coef[..., :1], coef, coef[..., -1:]], -1)
 
 
 def _curve_scores(
@@ -163,23 +176,26 @@ def _curve_scores(
 ) -> np.ndarray:
     """S_k of candidate pairs. u and w (B, M), pairs (B or 1, C, 2) -> (B, C).
 
-    ``table`` is either log p (B, M, F), read at the nearest bin k, or its parabolas (B, M, F, 3)
+    ``table`` is either log p (B, M, F), read at the nearest bin k, or its parabolas (3, B, M, F)
     (:func:`_parabolas`), read at the curve's offset d from bin k (exact for a Gaussian, whose log
     is a parabola; a straight line between two bins would put every maximum on a bin centre).
     """
-    b, m, n_bins = table.shape[:3]
+    b, m, n_bins = table.shape[-3:]
     f = frequency_law(kind, u[:, None, :], pairs[..., 0:1], pairs[..., 1:2])  # (B, C, M)
-    pos = np.clip(f * np.float32(1 / df), 0, n_bins - 1)
+    pos = f * np.float32(1 / df)
+    np.clip(pos, 0, n_bins - 1, out=pos)
     k = np.rint(pos)
-    # index of (image, column, bin k) in the table's rows
-    base = (np.arange(b)[:, None, None] * m + np.arange(m)[None, None, :]) * n_bins
-    idx = k.astype(np.intp) + base  # (B, C, M)
+    idx = k.astype(np.int32)  # index of (image, column, bin k) in the table's rows
+    idx += (np.arange(b, dtype=np.int32)[:, None, None] * m + np.arange(m, dtype=np.int32)[None, None, :]) * n_bins
     if table.ndim == 3:
-        values = table.reshape(-1)[idx]
-    else:
-        a0, a1, a2 = np.moveaxis(table.reshape(-1, 3)[idx], -1, 0)
+        values = np.take(table.reshape(-1), idx)
+    else:  # a + d (b + d c), in place
         d = pos - k
-        values = a0 + d * (a1 + d * a2)
+        values = np.take(table[2].reshape(-1), idx)
+        values *= d
+        values += np.take(table[1].reshape(-1), idx)
+        values *= d
+        values += np.take(table[0].reshape(-1), idx)
     return np.einsum("bcm,bm->bc", values, w)
 
 
@@ -220,7 +236,9 @@ def fit_maps(out: dict[str, np.ndarray], grid: DenseGrid, priors: FitPriors) -> 
 
     Returns:
         ``t_start_s, f_start_hz, f_end_hz, duration_s`` float64 (B,), ``kind`` int64 (B,),
-        ``p_chirp`` (the image-level presence probability) and ``confidence`` float64 (B,).
+        ``p_chirp`` (the image-level presence probability) and ``confidence`` float64 (B,); and
+        ``LAW_KEYS``, each law's best pair and score, which :func:`refine_on_pixels` reads and
+        :func:`apply_fallback` drops.
     """
     out = {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
     n = len(out["any_chirp"])
@@ -230,31 +248,36 @@ def fit_maps(out: dict[str, np.ndarray], grid: DenseGrid, priors: FitPriors) -> 
     order = np.argsort(dur, kind="stable")
     chunks = [order[i : i + CHUNK] for i in range(0, n, CHUNK)]
 
-    def fit(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def fit(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return _fit_curves(out["freq"][rows], t0[rows], dur[rows], grid, priors)
 
     with ThreadPoolExecutor(max_workers=FIT_THREADS) as pool:  # numpy releases the GIL in its loops
         parts = list(pool.map(fit, chunks))
-    f0, f1, kind, confidence = (np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.zeros(n))
-    for rows, (a, b, k, c) in zip(chunks, parts, strict=True):
-        f0[rows], f1[rows], kind[rows], confidence[rows] = a, b, k, c
+    law_f = np.zeros((n, len(KIND_NAMES), 2))
+    law_score = np.zeros((n, len(KIND_NAMES)))
+    for rows, (pairs, scores) in zip(chunks, parts, strict=True):
+        law_f[rows], law_score[rows] = pairs, scores
+    kind = law_score.argmax(1)
+    best = law_f[np.arange(n), kind]
     any_chirp = out["any_chirp"].astype(np.float64) - priors.presence_logit_offset
     return {
         "t_start_s": t0.astype(np.float64),
-        "f_start_hz": f0,
-        "f_end_hz": f1,
+        "f_start_hz": best[:, 0],
+        "f_end_hz": best[:, 1],
         "duration_s": dur.astype(np.float64),
-        "kind": kind,
+        "kind": kind.astype(np.int64),
         "p_chirp": 1.0 / (1.0 + np.exp(-any_chirp)),
-        "confidence": confidence,
+        "confidence": law_score.max(1),
+        "law_f_hz": law_f,
+        "law_score": law_score,
     }
 
 
 def _fit_curves(
     freq: np.ndarray, t0: np.ndarray, dur: np.ndarray, grid: DenseGrid, priors: FitPriors
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """f0, f1, kind and confidence (B,) of the best curve under each image's edges (B,), from the
-    frequency logits ``freq`` (B, W, F)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each law's best (f0, f1) (B, K, 2) and its mean per-column log-probability S_k / M (B, K),
+    under each image's edges (B,), from the frequency logits ``freq`` (B, W, F)."""
     # the columns whose centre lies in [t0, t0 + dur]: at most n_max of them from the first
     dt = grid.column_s
     first = np.clip(np.ceil(t0 / dt - 0.5).astype(np.int64), 0, grid.n_columns - 1)  # (B,)
@@ -268,20 +291,19 @@ def _fit_curves(
     pooled = _pooled(logp, grid.freq_step_hz)  # the same for every law
     parabolas = _parabolas(logp)
     fits = [_search(parabolas, pooled, np.clip(u, 0, 1), w, kind, priors, grid.freq_step_hz) for kind in KIND_NAMES]
-    scores = np.stack([s for _, s in fits], 1)  # (B, K)
-    kind = scores.argmax(1)
-    pairs = np.stack([p for p, _ in fits], 1)[np.arange(len(kind)), kind]  # (B, 2)
-    return (pairs[:, 0].astype(np.float64), pairs[:, 1].astype(np.float64), kind.astype(np.int64),
-            (scores.max(1) / w.sum(1)).astype(np.float64))
+    scores = np.stack([s for _, s in fits], 1) / w.sum(1, keepdims=True)  # (B, K)
+    return np.stack([p for p, _ in fits], 1).astype(np.float64), scores.astype(np.float64)
 
 
 PIXEL_STAGES = ((0.5, 0.125), (0.125, 1 / 32))  # (half width, step) in Hz of the pixel refinement's grids
 PIXEL_CHUNK = 32
 
 
-def refine_on_pixels(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfig) -> dict[str, np.ndarray]:
-    """``pred`` with f_start and f_end moved, each by at most 0.625 Hz, to the curve of the fitted
-    kind and edges along which the image itself is brightest.
+def refine_on_pixels(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfig,
+                     kind_pixel_weight: float = 1.0) -> dict[str, np.ndarray]:
+    """``pred`` with f_start and f_end moved, each by at most 0.625 Hz, to the curve along which the
+    image itself is brightest, and, when ``pred`` holds every law's fit (``LAW_KEYS``), the kind
+    chosen by maps and pixels together (see the module Notes); else the kind stays.
 
     The maps place the curve robustly but coarsely (their bins are learned); the pixels, which peak
     on the chirp's instantaneous frequency in every column (a Hann window's main lobe is symmetric),
@@ -294,30 +316,37 @@ def refine_on_pixels(images: np.ndarray, pred: dict[str, np.ndarray], frame: Gen
         images: uint8 (B, H, W) spectrograms of ``frame``.
         pred: the fit's labels (:func:`fit_maps`), (B,) each.
         frame: the images' frame.
+        kind_pixel_weight: w of the kind choice.
     """
     out = dict(pred)
-    f0, f1 = pred["f_start_hz"].copy(), pred["f_end_hz"].copy()
-    dt = frame.column_s
-    n_max = int(math.ceil(frame.signal.duration_s[1] / dt)) + 2
-    chunks = [(kind, rows[i : i + PIXEL_CHUNK]) for k, kind in enumerate(KIND_NAMES)
-              for rows in [np.flatnonzero(pred["kind"] == k)] for i in range(0, len(rows), PIXEL_CHUNK)]
+    n = len(images)
+    every_law = "law_f_hz" in pred
+    law_f = pred["law_f_hz"].copy() if every_law else np.stack([pred["f_start_hz"], pred["f_end_hz"]], 1)[:, None]
+    brightness = np.zeros(law_f.shape[:2])
+    n_max = int(math.ceil(frame.signal.duration_s[1] / frame.column_s)) + 2
+    groups = ([(k, kind, np.arange(n)) for k, kind in enumerate(KIND_NAMES)] if every_law else
+              [(0, kind, np.flatnonzero(pred["kind"] == k)) for k, kind in enumerate(KIND_NAMES)])
+    chunks = [(law, kind, rows[i : i + PIXEL_CHUNK]) for law, kind, rows in groups for i in range(0, len(rows), PIXEL_CHUNK)]
 
-    def refine(chunk: tuple[str, np.ndarray]) -> np.ndarray:
-        kind, idx = chunk
-        return _brightest_curve(images[idx], pred["t_start_s"][idx], pred["duration_s"][idx],
-                                np.stack([f0[idx], f1[idx]], 1), kind, frame, n_max)
+    def refine(chunk: tuple[int, str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        law, kind, idx = chunk
+        return _brightest_curve(images[idx], pred["t_start_s"][idx], pred["duration_s"][idx], law_f[idx, law],
+                                kind, frame, n_max)
 
     with ThreadPoolExecutor(max_workers=FIT_THREADS) as pool:  # numpy releases the GIL in its loops
         results = list(pool.map(refine, chunks))
-    for (_, idx), best in zip(chunks, results, strict=True):
-        f0[idx], f1[idx] = best[:, 0], best[:, 1]
-    out["f_start_hz"], out["f_end_hz"] = f0, f1
+    for (law, _, idx), (best, value) in zip(chunks, results, strict=True):
+        law_f[idx, law], brightness[idx, law] = best, value
+    kind = (pred["law_score"] + kind_pixel_weight * brightness).argmax(1) if every_law else pred["kind"]
+    chosen = law_f[np.arange(n), kind if every_law else 0]
+    out["f_start_hz"], out["f_end_hz"], out["kind"] = chosen[:, 0], chosen[:, 1], kind
     return out
 
 
 def _brightest_curve(images: np.ndarray, t0: np.ndarray, dur: np.ndarray, pairs: np.ndarray, kind: str,
-                     frame: GenConfig, n_max: int) -> np.ndarray:
-    """(B, 2) (f0, f1) near ``pairs`` whose curve of ``kind`` over [t0, t0 + dur] is brightest."""
+                     frame: GenConfig, n_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """(B, 2) (f0, f1) near ``pairs`` whose curve of ``kind`` over [t0, t0 + dur] is brightest, and
+    that curve's mean pixel value X (B,) (0 with fewer than two columns, where it says nothing)."""
     h, n_columns = frame.image_shape
     hop, rate = frame.stft.hop, frame.signal.sample_rate_hz
     first = np.clip(np.ceil((t0 * rate - hop // 2) / hop).astype(np.intp), 0, n_columns - 1)  # (B,)
@@ -344,5 +373,6 @@ def _brightest_curve(images: np.ndarray, t0: np.ndarray, dur: np.ndarray, pairs:
         value = mid + d * 0.5 * (down - up) + d * d * 0.5 * (down - 2 * mid + up)  # the parabola through 3 rows
         score = np.einsum("bcm,bm->bc", value, w)
         pairs = cand[np.arange(len(images)), score.argmax(1)]
-    enough = w.sum(1) >= 2  # one column says nothing about a sweep
-    return np.where(enough[:, None], pairs, original)
+    n_cols = w.sum(1)
+    enough = n_cols >= 2  # one column says nothing about a sweep
+    return np.where(enough[:, None], pairs, original), np.where(enough, score.max(1) / np.maximum(n_cols, 1), 0.0)

@@ -107,6 +107,8 @@ def _numpy_predictor(run_dir: Path, which: str) -> Predictor:
     frame = GenConfig.from_dict(read_json(run_dir / "frame.json", CheckpointError, "train again"))
     try:
         engine = load_engine(run_dir, frame, folder.name)
+    except CheckpointError:
+        raise
     except ValueError as exc:
         raise CheckpointError(f"{exc}; use --engine torch") from None
     return Predictor(engine.predict, frame, "numpy")

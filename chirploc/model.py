@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from chirpgen.config import TARGETS, GenConfig
+from chirploc.backbone import BackboneError
 from chirploc.config import ModelConfig
 from chirploc.data import TargetNormalisation
 from chirploc.dense import DenseHead, dense_loss
@@ -23,6 +24,8 @@ from chirploc.fit import FitPriors, apply_fallback, fit_maps, refine_on_pixels
 from chirploc.grid import DenseGrid
 
 log = logging.getLogger(__name__)
+MAX_FREQ_BINS = 100_000  # dense head: frequency bins per column (the frame's band / model.freq_step_hz)
+MAX_HEAD_WEIGHTS = 250_000_000  # 1 GB of float32 (and three times that for AdamW): larger is a typing mistake
 
 
 def lora_target_regex(lora_mlp: bool) -> str:
@@ -99,7 +102,7 @@ class DenseChirpHead(DenseHead):
         """The fit's labels; with the uint8 ``images``, f_start and f_end refined on their pixels."""
         pred = fit_maps({k: v.detach().float().cpu().numpy() for k, v in out.items()}, self.grid, self.priors)
         if images is not None:
-            pred = refine_on_pixels(images, pred, self.frame)
+            pred = refine_on_pixels(images, pred, self.frame, self.priors.kind_pixel_weight)
         return apply_fallback(pred, self.priors)
 
 
@@ -136,12 +139,22 @@ def make_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig, n_kinds: 
     n_tokens = 0
     if cfg.global_pool == "flatten":
         n_tokens = backbone.patch_embed.num_patches + getattr(backbone, "num_prefix_tokens", 0)
+    width = n_tokens * 16 if n_tokens else backbone.num_features  # ChirpHead's token_dim is 16
+    out = len(TARGETS) + n_kinds
+    _check_head_size((width + out) * cfg.head_hidden if cfg.head_hidden else width * out, cfg)
     return ChirpHead(backbone.num_features, n_kinds, cfg.head_hidden, n_tokens=n_tokens)
 
 
-def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> DenseChirpHead:
-    from chirploc.backbone import BackboneError
+def _check_head_size(n_weights: int, cfg: ModelConfig, other_fix: str = "") -> None:
+    """BackboneError before a head of more than MAX_HEAD_WEIGHTS weights is allocated."""
+    if n_weights > MAX_HEAD_WEIGHTS:
+        raise BackboneError(
+            f"model.head_hidden={cfg.head_hidden} makes a head of {n_weights:.3g} weights (at most "
+            f"{MAX_HEAD_WEIGHTS:.1e}); lower model.head_hidden{other_fix}"
+        )
 
+
+def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> DenseChirpHead:
     patch = tuple(backbone.patch_embed.patch_size)  # the head is made before LoRA wraps the backbone
     height, width = frame.image_shape
     if patch[0] != height or width % patch[1]:
@@ -149,8 +162,20 @@ def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> Dens
             f"model.head=dense needs full-frequency strip tokens: patch_size [{height}, w] with w dividing "
             f"{width}, got {list(patch)}; set model.model_kwargs.patch_size=[{height}, 2]"
         )
+    top_hz = frame.stft.freq_bins * frame.bin_hz
+    if top_hz / cfg.freq_step_hz > MAX_FREQ_BINS:
+        raise BackboneError(
+            f"model.freq_step_hz={cfg.freq_step_hz!r} cuts the frame's 0-{top_hz:g} Hz into "
+            f"{top_hz / cfg.freq_step_hz:.3g} bins (at most {MAX_FREQ_BINS}); set it to at least "
+            f"{top_hz / MAX_FREQ_BINS:.3g} Hz"
+        )
     grid = DenseGrid.from_frame(frame, cfg.freq_step_hz, int(cfg.time_subbins), cfg.freq_sigma_hz, cfg.time_sigma_bins)
-    priors = FitPriors.from_frame(frame, cfg.fallback_p_chirp, cfg.presence_logit_offset)
+    per_column = grid.n_freq_bins + 1 + 2 * grid.time_subbins
+    inputs = backbone.num_features + cfg.pixel_skip
+    outputs = per_column if cfg.pixel_skip else patch[1] * per_column
+    _check_head_size(height * cfg.pixel_skip + cfg.head_hidden * (inputs + outputs), cfg,
+                     " (or raise model.freq_step_hz, lower model.pixel_skip)")
+    priors = FitPriors.from_model(frame, vars(cfg))
     return DenseChirpHead(backbone.num_features, grid, patch[1], cfg.head_hidden, priors, frame, int(cfg.pixel_skip))
 
 

@@ -46,7 +46,13 @@ def figure_paths(out: str | Path, sources: list[str]) -> list[Path]:
     input, else ``out/<name>.png`` with the input's file name ('.' as '_'), lengthened by its parent
     folders ('__' between them) only where two inputs would otherwise share a name."""
     out = Path(out)
-    if out.suffix.lower() in FIGURE_SUFFIXES and len(sources) == 1:
+    single = out.suffix.lower() in FIGURE_SUFFIXES and len(sources) == 1
+    folder = out.parent if single else out
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise InputError(f"--plot {str(out)!r}: {str(existing)!r} is a file, not a folder; give a folder for the "
+                         "figures (or a .png name for one input)")
+    if single:
         return [out]
     parts = [Path(s).parts for s in sources]
     depth = [1] * len(sources)

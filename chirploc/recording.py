@@ -42,6 +42,9 @@ MAX_RESAMPLE_FACTOR = 100_000  # largest up or down factor of an exact resamplin
 MAX_CHANNELS = 64  # a 2-D recording's shorter axis is its channels, up to this many
 
 
+MAX_RAW_AMPLITUDE = 1e15  # with --scale raw: the float32 STFT's power stays far from overflow
+
+
 class InputError(UserError):
     """An input file that cannot be described (phrased for the user, with the fix)."""
 
@@ -52,11 +55,15 @@ def check_scale(scale: str) -> None:
         raise InputError(f"scale={scale!r} must be one of {list(SCALES)}")
 
 
-def check_rate(rate_hz: float) -> None:
-    """Raise InputError unless ``rate_hz`` is a finite sample rate > 0."""
+def check_rate(rate_hz: float, target_hz: float | None = None) -> None:
+    """Raise InputError unless ``rate_hz`` is a finite sample rate > 0 (and, given the model's
+    ``target_hz``, not over 1000 times below it: no recording is stretched a thousandfold)."""
     number = isinstance(rate_hz, (int, float, np.integer, np.floating)) and not isinstance(rate_hz, bool)
     if not (number and np.isfinite(rate_hz) and rate_hz > 0):
         raise InputError(f"sample rate {rate_hz!r} Hz must be a finite number > 0; pass e.g. --rate 256")
+    if target_hz is not None and rate_hz * 1000 < target_hz:
+        raise InputError(f"sample rate {rate_hz:g} Hz is over 1000 times below the model's {target_hz:g} Hz; "
+                         "check --rate or the file's rate, or resample the recording nearer to it first")
 
 
 def pcm_to_float(data: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -109,6 +116,8 @@ def to_mono(data: np.ndarray, name: str | Path) -> tuple[np.ndarray, list[str]]:
     """
     data = np.asarray(data, dtype=np.float64)
     notes = []
+    if data.size == 0:
+        raise InputError(f"{name} holds no samples (shape {data.shape}); give a non-empty mono or multi-channel recording")
     if data.ndim == 2:
         axis = 0 if data.shape[0] < data.shape[1] else 1
         channels = data.shape[axis]
@@ -145,7 +154,7 @@ def load_recording(path: Path, sample_rate_hz: float | None = None) -> tuple[np.
 
 def resample(signal: np.ndarray, rate_hz: float, target_hz: float) -> tuple[np.ndarray, list[str]]:
     """``signal`` at ``rate_hz`` resampled to ``target_hz`` (polyphase, see Notes)."""
-    check_rate(rate_hz)
+    check_rate(rate_hz, target_hz)
     if rate_hz == target_hz:
         return signal, []
     from scipy.signal import resample_poly
@@ -169,12 +178,15 @@ def noise_level(signal: np.ndarray, frame: GenConfig) -> float:
     ``signal`` is at the frame's rate; for one shorter than a window, the sample standard deviation.
     """
     stft = frame.stft
-    power = stft_power(signal, stft)  # (F, W); the signal is taken as zero beyond its ends
+    peak = float(np.max(np.abs(signal), initial=0.0))
+    if peak == 0:
+        return 0.0
+    power = stft_power(signal / peak, stft)  # (F, W) of the signal scaled to a peak of 1: float32 never overflows
     first = column_centres(len(signal), stft) - stft.window_len // 2  # first sample of each column's window
     inside = (first >= 0) & (first + stft.window_len <= len(signal))
     if not inside.any():
         return float(np.std(signal))
-    return float(np.sqrt(np.median(power[1:, inside]) / np.log(2.0)))
+    return peak * float(np.sqrt(np.median(power[1:, inside]) / np.log(2.0)))
 
 
 def scale_to_noise(signal: np.ndarray, frame: GenConfig, name: str | Path) -> tuple[np.ndarray, list[str]]:
@@ -213,10 +225,15 @@ def in_frame_units(
     """A recording resampled to the frame's rate and, for ``scale='noise'``, divided by its noise
     level (see :func:`recording_segments`), with notes."""
     check_scale(scale)
-    signal, notes = resample(signal, rate_hz, frame.signal.sample_rate_hz)
+    try:
+        signal, notes = resample(signal, rate_hz, frame.signal.sample_rate_hz)
+    except InputError as exc:
+        raise InputError(f"{name}: {exc}") from None
     if scale == "noise":
         signal, scale_notes = scale_to_noise(signal, frame, name)
         notes += scale_notes
+    elif np.max(np.abs(signal), initial=0.0) > MAX_RAW_AMPLITUDE:
+        raise InputError(f"{name} has samples beyond {MAX_RAW_AMPLITUDE:.0e}, too loud for --scale raw; use --scale noise")
     return signal, notes
 
 

@@ -66,7 +66,13 @@ def recover_checkpoints(run_dir: Path) -> None:
 
 def verify_checkpoint(ckpt_dir: Path, info: dict[str, Any]) -> None:
     """CheckpointError unless every file recorded in ``info['sha256']`` has that hash."""
-    for name, recorded in info.get("sha256", {}).items():
+    hashes = info.get("sha256", {}) if isinstance(info, dict) else None
+    if not isinstance(hashes, dict) or not all(isinstance(v, str) for v in hashes.values()):
+        raise CheckpointError(
+            f"{str(ckpt_dir / 'checkpoint.json')!r} is not a chirploc checkpoint record (it needs a mapping "
+            "'sha256' of file names to hashes); use the other checkpoint or train again"
+        )
+    for name, recorded in hashes.items():
         path = ckpt_dir / name
         if not path.is_file():
             raise CheckpointError(f"checkpoint file {str(path)!r} is missing; use the other checkpoint or train again")

@@ -11,13 +11,14 @@ metrics.jsonl, then ``last`` with the state to resume, in that order: see chirpl
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +29,14 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, TARGETS
-from chirpgen.plumbing import hold_lock, write_text_atomic
+from chirpgen.plumbing import hold_lock, read_json, write_text_atomic
 from chirploc.backbone import BackboneSpec
 from chirploc.checkpoint import (
     CheckpointError,
     load_run,
     load_train_state,
     load_weights,
+    read_run_recipe,
     save_checkpoint,
     save_run_files,
 )
@@ -59,6 +61,7 @@ from chirploc.weights import export_backbone, read_backbone_spec
 
 log = logging.getLogger(__name__)
 TRAIN_LOCK = ".chirploc-train.lock"
+RESUME_RECIPE_FIX = "--resume trains with the run's saved recipe: fix that file, or start a new run with another --out"
 
 
 @dataclass
@@ -170,19 +173,55 @@ def train(
     d = init_distributed(config.device)  # one process unless launched by torchrun
     if not d.main:
         log.setLevel(logging.WARNING)
-    with _run_lock(out, d):
-        summary = _train(data, out, config, resume, pretrain, progress, d)
+    with _run_lock(out, d) as refusal:
+        summary = _train(data, out, config, resume, pretrain, progress, d, refusal)
     finish(d)
     return summary
 
 
+@dataclass
+class _Refusal:
+    """What this invocation added to the run directory, removed if it is refused (fails before its first
+    epoch starts), so that a refused train leaves no half-written run; nothing that was there before is
+    touched."""
+
+    out: Path
+    new_dirs: list[Path]  # ``out`` and the parents this invocation made, deepest first; empty if out existed
+    before: set[str]  # the names in ``out`` before this invocation
+    started: bool = False  # the first epoch has started: the run is kept, whatever happens next
+
+    def undo(self) -> None:
+        if self.new_dirs:
+            shutil.rmtree(self.out, ignore_errors=True)
+            for parent in self.new_dirs[1:]:
+                try:
+                    parent.rmdir()  # only while empty: another process may have written into it meanwhile
+                except OSError:
+                    break
+            return
+        for path in self.out.iterdir():
+            if path.name in self.before:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
 @contextmanager
-def _run_lock(out: Path, d: Dist) -> Iterator[None]:
-    """One trainer per run directory (rank 0 holds the lock for its ranks); CheckpointError if another has it."""
+def _run_lock(out: Path, d: Dist) -> Iterator[_Refusal]:
+    """One trainer per run directory (rank 0 holds the lock for its ranks); CheckpointError if another has
+    it. Yields the :class:`_Refusal` record, whose additions are undone if the block raises before
+    ``started`` is set."""
     if not d.main:
-        yield
+        yield _Refusal(out, [], set())
         return
+    blocked = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise CheckpointError(f"--out {str(out)!r} cannot be made: {str(blocked)!r} is a file; choose another --out")
+    new_dirs = list(itertools.takewhile(lambda p: not p.exists() and not p.is_symlink(), (out, *out.parents)))
     out.mkdir(parents=True, exist_ok=True)
+    refusal = _Refusal(out, new_dirs, set() if new_dirs else {p.name for p in out.iterdir()})
 
     def busy(pid: str) -> CheckpointError:
         return CheckpointError(
@@ -190,24 +229,35 @@ def _run_lock(out: Path, d: Dist) -> Iterator[None]:
             "another --out"
         )
 
-    with hold_lock(out / TRAIN_LOCK, busy):
-        yield
+    with hold_lock(out / TRAIN_LOCK, busy):  # only the holder may undo: a refused second trainer leaves all alone
+        try:
+            yield refusal
+        except BaseException:
+            if not refusal.started:
+                refusal.undo()
+            raise
 
 
 def _train(
-    data: str | Path, out: Path, config: TrainConfig, resume: bool, pretrain: bool, progress: bool, d: Dist
+    data: str | Path, out: Path, config: TrainConfig, resume: bool, pretrain: bool, progress: bool, d: Dist,
+    refusal: _Refusal,
 ) -> dict[str, Any]:
     config = _run_recipe(out, config, resume, d)
     barrier(d)  # rank 0 has checked and repaired the run directory
+    state = load_train_state(out) if resume else None  # read before any work, so a damaged one is named first
     with torch_threads(config.num_threads):
         t = setup(data, out, config, resume, d)
         with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
             torch.manual_seed(config.seed)
-            if resume:
-                t.load_state_dict(load_train_state(out))
-                if d.main:
-                    _drop_metrics_after(out / "metrics.jsonl", t.next_epoch)
-                log.info("resuming %s at epoch %d", out, t.next_epoch + 1)
+            if state is not None:
+                t.load_state_dict(state)
+                log.info(
+                    "resuming %s at epoch %d with the run's saved recipe %s (edit its epochs to train longer)",
+                    out, t.next_epoch + 1, out / "config.json",
+                )
+            refusal.started = True
+            if resume and d.main:
+                _drop_metrics_after(out / "metrics.jsonl", t.next_epoch)
             while t.next_epoch < config.epochs and not t.stopper.should_stop:
                 stats = train_one_epoch(t, progress and d.main)
                 end_of_epoch(t, stats)
@@ -251,8 +301,7 @@ def _run_recipe(out: Path, config: TrainConfig, resume: bool, d: Dist = ONE_PROC
                 f"cannot resume: {str(out)!r} {what} (no last checkpoint); run the same command without --resume "
                 "to start it"
             )
-        log.info("resuming with the run's saved recipe %s (edit its epochs to train longer)", out / "config.json")
-        return TrainConfig.from_dict(json.loads((out / "config.json").read_text()))
+        return read_run_recipe(out, RESUME_RECIPE_FIX)  # logged once the run is known to resume
     if has_last:
         raise CheckpointError(
             f"run directory {str(out)!r} already holds a run; pass --resume or choose a new --out"
@@ -261,6 +310,49 @@ def _run_recipe(out: Path, config: TrainConfig, resume: bool, d: Dist = ONE_PROC
         log.info("%s completed no epoch before it stopped: starting it again", out)
         shutil.rmtree(out / "best")
     return config
+
+
+def check_resume_overrides(
+    out: str | Path, recipe: TrainConfig, overrides: Sequence[str], pretrain: bool = False
+) -> None:
+    """CheckpointError when settings given with ``--resume`` differ from the run's saved recipe, which a
+    resumed run keeps: they would be ignored without a word.
+
+    Args:
+        out: the run directory (a folder without config.json is left to :func:`train` to refuse).
+        recipe: the recipe the command line asks for (``--config`` with ``overrides``).
+        overrides: the ``KEY=VALUE`` settings of ``--set``, ``--seed`` and ``--device``; only their keys
+            are compared, so the interrupted command run again with --resume passes.
+        pretrain: the command is ``chirploc pretrain``, whose runs save ``recipe.for_pretrain()``.
+    """
+    out = Path(out)
+    if not overrides or not (out / "config.json").is_file():
+        return
+    saved = _comparable(read_run_recipe(out, RESUME_RECIPE_FIX))
+    asked = _comparable(TrainConfig.for_pretrain(recipe) if pretrain else recipe)
+    keys = dict.fromkeys(o.partition("=")[0] for o in overrides)
+    changed = [k for k in keys if _at(asked, k) != _at(saved, k)]
+    if changed:
+        shown = ", ".join(f"{k}={_at(asked, k)!r} (the run has {_at(saved, k)!r})" for k in changed[:4])
+        raise CheckpointError(
+            f"--resume keeps the run's recipe {str(out / 'config.json')!r}, but the command asks {shown}; to change "
+            "them edit that file (e.g. its epochs to train longer) and resume without them, or start a new run "
+            "with another --out"
+        )
+
+
+def _comparable(config: TrainConfig) -> dict[str, Any]:
+    """The recipe as a dict, a backbone path made absolute (as a run saves it)."""
+    d = config.to_dict()
+    if d["model"]["weights"] not in ("none", "hub"):
+        d["model"]["weights"] = str(Path(d["model"]["weights"]).resolve())
+    return d
+
+
+def _at(d: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        d = d.get(part) if isinstance(d, dict) else None
+    return d
 
 
 def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool, d: Dist = ONE_PROCESS) -> Training:
@@ -272,18 +364,21 @@ def setup(data: str | Path, out: Path, config: TrainConfig, resume: bool, d: Dis
     frame = dataset_frame(data)
     normalisation = TargetNormalisation.from_frame(frame)
     if resume:
-        if json.loads((out / "frame.json").read_text()) != frame.to_dict():
-            raise CheckpointError(f"cannot resume: data set {str(data)!r} has another frame than run {str(out)!r}")
+        saved_frame = read_json(out / "frame.json", CheckpointError, "the run is damaged; start a new run with another --out")
+        if saved_frame != frame.to_dict():
+            raise CheckpointError(
+                f"cannot resume: data set {str(data)!r} has another frame than run {str(out)!r} (its frame.json); "
+                "resume with the --data it was trained on"
+            )
         model = load_run(out, "last").model
     else:
         model, base_state, config.model = build_model(config.model, frame, len(KIND_NAMES), config.seed)
-        spec = BackboneSpec(config.model.arch, frame.image_shape, config.model.model_kwargs, config.model.global_pool)
-        lora_base = base_state if config.model.adapt == "lora" else None
-        if d.main:
-            save_run_files(out, config, frame, normalisation, spec, lora_base)
     grid = getattr(model.head, "grid", None)  # the dense head's targets come with the data
     train_set = ChirpShards(data, "train", normalisation, limit=config.max_train_samples, dense=grid)
     val_set = ChirpShards(data, "val", normalisation, limit=config.max_val_samples, dense=grid)
+    if not resume and d.main:  # written once the data and the model are known to be good
+        spec = BackboneSpec(config.model.arch, frame.image_shape, config.model.model_kwargs, config.model.global_pool)
+        save_run_files(out, config, frame, normalisation, spec, base_state if config.model.adapt == "lora" else None)
     model.to(device)
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())

@@ -190,3 +190,48 @@ def test_ctrl_c_on_the_real_command_then_resume_gives_the_same_bytes(tmp_path):
     subprocess.run([*exe, "--out", str(tmp_path / "b"), "--workers", "1"], check=True, capture_output=True)
     sha = [[s["sha256"] for s in json.loads((tmp_path / d / "manifest.json").read_text())["shards"]] for d in "ab"]
     assert sha[0] == sha[1] and None not in sha[0]
+
+
+def test_the_narrowest_sweep_allowed_draws_quickly_and_a_narrower_one_is_refused():
+    from chirpgen.sample import draw_params, sample_rng
+
+    config = load_config("default", overrides=["signal.max_sweep_hz=0.099"])  # 1/1000 of the 99 Hz band
+    start = time.perf_counter()
+    params = [draw_params(config, sample_rng(0, "train", i)) for i in range(50)]
+    assert time.perf_counter() - start < 2.0
+    assert all(abs(p.f_end_hz - p.f_start_hz) <= 0.099 for p in params)
+    for sweep in ("0.098", "0"):
+        with pytest.raises(ValueError, match=rf"signal.max_sweep_hz={sweep} must be at least 0.099 Hz"):
+            load_config("default", overrides=[f"signal.max_sweep_hz={sweep}"])
+    assert load_config("default", overrides=["signal.freq_hz=[50, 50]", "signal.max_sweep_hz=0"])  # one frequency
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("signal.snr_db=[-101, 0]", "signal.snr_db=[-101, 0] must lie within [-100, 100] dB"),
+        ("signal.snr_db=[400, 400]", "signal.snr_db=[400, 400] must lie within [-100, 100] dB"),
+        ("signal.kinds=linear", "signal.kinds='linear' must be a list"),
+        ("signal.kinds=5", "signal.kinds=5 must be a list"),
+        ("stft.window=null", "stft.window=None must be the name of a scipy.signal.get_window window"),
+        ("stft.window=[kaiser, 8]", "stft.window=['kaiser', 8] must be the name"),
+    ],
+)
+def test_config_refuses_values_that_would_fail_or_mislead_later(override, fragment):
+    with pytest.raises(ValueError) as caught:
+        load_config("default", overrides=[override])
+    assert fragment in str(caught.value)
+    assert load_config("default", overrides=["signal.snr_db=[-100, 100]"]).signal.snr_db == (-100.0, 100.0)
+
+
+def test_config_file_that_is_not_text_a_section_that_is_not_a_mapping_and_a_preset_path(tmp_path):
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00binary")
+    (tmp_path / "sig5.yaml").write_text("signal: 5\n")
+    (tmp_path / "empty_section.yaml").write_text("signal:\nstft:\n  hop: 120\n")
+    with pytest.raises(ValueError, match=r"binary.yaml' is not UTF-8 text; it must be a YAML text file"):
+        load_config(path=tmp_path / "binary.yaml")
+    with pytest.raises(ValueError, match=r"config section signal=5 must be a mapping"):
+        load_config(path=tmp_path / "sig5.yaml")
+    assert load_config(path=tmp_path / "empty_section.yaml").signal == load_config("default").signal
+    with pytest.raises(ValueError, match=r"unknown preset .*choose one of \['audio', 'default'\]"):
+        load_config(str(tmp_path / "sig5"))

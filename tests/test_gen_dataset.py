@@ -35,7 +35,7 @@ def test_shards_follow_the_data_contract(reference):
     ]
     with h5py.File(out / "train-00001.h5", "r") as f:
         assert f["image"].dtype == np.uint8 and f["image"].shape == (16, 128, 128)
-        assert f["image"].chunks == (1, 128, 128) and f["image"].compression == "gzip"
+        assert f["image"].chunks == (1, 128, 128) and f["image"].compression is None
         for name in ("t_start_s", "f_start_hz", "f_end_hz", "duration_s", "snr_db"):
             assert f[name].dtype == np.float64 and f[name].shape == (16,)
         assert f["kind"].dtype == np.uint8 and f["index"].dtype == np.int64
@@ -153,6 +153,19 @@ def test_refuses_to_mix_another_config_into_a_directory(tmp_path, change, match)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
+def test_a_data_set_made_before_sample_format_2_is_not_resumed_or_mixed(tmp_path):
+    """A manifest without sample_format is format 1 (gzip images, numpy's FFT): make refuses to add to it."""
+    make_dataset(tmp_path, N, CONFIG, seed=5, shard_size=16)
+    manifest = read_manifest(tmp_path)
+    del manifest["sample_format"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(DatasetError, match=r"another chirpgen \(sample format 1, this one makes 2\).*new --out"):
+        make_dataset(tmp_path, N, CONFIG, seed=5, shard_size=16)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert read_split(tmp_path, "val")["index"].tolist() == list(range(6))  # still readable
+
+
 @pytest.mark.parametrize("kwargs, match", [(dict(n=0), "n=0"), (dict(n=-3), "n=-3"), (dict(shard_size=0), "shard_size=0")])
 def test_rejects_non_positive_sizes(tmp_path, kwargs, match):
     args = dict(n=10, config=CONFIG, shard_size=4) | kwargs
@@ -175,24 +188,25 @@ def test_split_counts_add_up():
     assert split_counts(100_000, CONFIG.splits) == {"train": 80_000, "val": 10_000, "test": 10_000}
 
 
-# Made by chirpgen at commit 5bc81fe, before signal.p_no_chirp existed (numpy 2 / h5py 3.16 as pinned in
-# constraints.txt): default data must not change by a byte. Another HDF5 or zlib may change these too;
-# then regenerate them from that commit, not from the code under test.
+# The config fingerprints were made before signal.p_no_chirp existed and must not change. The shards
+# were made by chirpgen 0.2.0 (sample format 2: uncompressed images, scipy's FFT; numpy 2 / h5py 3.16
+# as pinned in constraints.txt): default data must not change by a byte unless SAMPLE_FORMAT is raised.
+# Another HDF5 may change these too; then regenerate them from that release, not from the code under test.
 OLD_CONFIG_SHA256 = {
     "default": "d146d9c4d0ce7b46a3f6880a9dea4fe100de58d2aa3e2e5575b75068204fe099",
     "audio": "bc13e26f0309c7f1356a49079552898e9d7e6ec329c3ccc7267778fa69f757c7",
 }
 OLD_SHARDS_SHA256 = {  # the reference set: default preset, N = 60, seed 5, shard_size 16
-    "train-00000.h5": "fc41565b90eea702d28217ac74e913525d0d121bc62c7ea1a00a1a5721a6e5fb",
-    "train-00001.h5": "119567cc46d08a51a5f31c85ca4d9219ea1a9d03bedcf54908c2a381604a681a",
-    "train-00002.h5": "953b3cf2ec39f03f18fa7421670896fc631bccc706926c092ce29dfeaa66cf40",
-    "val-00000.h5": "2a6cf4a5002160375bf2d919d011bcc2cb028dbda60af8922da5873484445871",
-    "test-00000.h5": "e1ef18f69d50049da69e9dd61bcc4132345b9d974807b53e981c24cfbaa891d3",
+    "train-00000.h5": "859dcbe447ff23cd970cf8165dd8469ce08e6b04768b514a61581c14c69f9593",
+    "train-00001.h5": "2c2438c4a999241e97e2ef2c727e6c1b8c46601edc5f3e70cdd113fc5cd617b8",
+    "train-00002.h5": "e249e0a8938b0c7286ae76c12f61e533117ed8b5453291aec26fbf3378ad3ba8",
+    "val-00000.h5": "12b31a944667e1354c806071475a4bb9e0d7fc8c2ce2d9abbfa202e28460ff84",
+    "test-00000.h5": "91819a53dfd0cdc8cfcc808d4d285f2d56466a6eda85f2eb9608af0ec319a6d7",
 }
 LABELS = ("t_start_s", "f_start_hz", "f_end_hz", "duration_s", "snr_db")
 
 
-def test_default_data_are_byte_identical_to_those_made_before_p_no_chirp(reference):
+def test_default_data_are_byte_identical_to_the_recorded_ones(reference):
     _, manifest = reference
     assert dict(_hashes(manifest)) == OLD_SHARDS_SHA256
     for preset, sha in OLD_CONFIG_SHA256.items():

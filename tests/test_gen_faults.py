@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 from test_gen_cli import assert_one_line_error, run
 
 from chirpgen.config import load_config
 from chirpgen.dataset import LOCK_FILE, Part, make_dataset, plan_shards
-from chirpgen.shards import DatasetError, read_manifest, read_split
+from chirpgen.shards import DatasetError, read_manifest, read_split, sha256_file
+from chirpgen.spectrogram import render_image
 
 CONFIG = load_config("default")
 N, SHARD, SEED = 60, 10, 7  # 7 shards: train 0-4, val 0, test 0
@@ -32,7 +34,7 @@ def _bytes(root, pattern="*"):
 
 
 def flip_image_byte(path, chunk=3):
-    """Damage the compressed pixels of one image, leaving the labels and the HDF5 structure readable."""
+    """Damage the pixels of one image, leaving the labels and the HDF5 structure readable."""
     with h5py.File(path, "r") as f:
         info = f["image"].id.get_chunk_info(chunk)
     raw = bytearray(path.read_bytes())
@@ -432,3 +434,53 @@ def test_too_many_shards_are_refused_at_once(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("Error: --n 100000000 with --shard-size 1 would make 100,000,000 shards")
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+# --- a refusal leaves nothing behind ------------------------------------------------------------------------
+
+
+def test_an_unknown_window_is_refused_by_make_before_out_is_made_and_by_render(tmp_path):
+    config = load_config("default", overrides=["stft.window=nonsense"])  # loading a config never imports scipy.signal
+    with pytest.raises(ValueError, match=r"stft.window='nonsense' is not a window"):
+        make_dataset(tmp_path / "d", 4, config)
+    assert not (tmp_path / "d").exists()
+    with pytest.raises(ValueError, match=r"stft.window='nonsense' is not a window"):
+        render_image(np.zeros(config.signal.n_samples), config)
+
+
+def test_a_refused_join_makes_no_directory(parts, tmp_path):
+    assert_one_line_error(run("join", tmp_path / "new", parts / "p1"), "parts [2, 3] of 3 are missing")
+    assert_one_line_error(run("join", tmp_path / "new2", parts / "p1", parts / "p2", parts / "incomplete"),
+                          "incomplete")
+    assert not (tmp_path / "new").exists() and not (tmp_path / "new2").exists()
+
+
+def test_a_part_manifest_without_its_part_entry_is_named(parts, tmp_path):
+    shutil.copytree(parts / "p2", tmp_path / "p2")
+    path = tmp_path / "p2" / "manifest.part-2-of-3.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "part": [1, 3]}))  # not the part its name says
+    assert_one_line_error(run("join", tmp_path / "out", parts / "p1", tmp_path / "p2", parts / "p3"),
+                          "manifest.part-2-of-3.json", "part entry")
+
+
+def test_export_of_a_structurally_damaged_shard_names_it_and_writes_no_png(tmp_path):
+    out = tmp_path / "d"
+    make_dataset(out, 30, CONFIG, seed=SEED, shard_size=10)
+    with h5py.File(out / "train-00002.h5", "r+") as f:
+        del f["kind"]
+    manifest = json.loads((out / "manifest.json").read_text())  # recorded as it is: only its structure is wrong
+    manifest["shards"][2]["sha256"] = sha256_file(out / "train-00002.h5")
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    result = run("export", out, "--split", "train", "--n", 30, "--out", tmp_path / "png")
+    assert_one_line_error(result, "train-00002.h5 lacks the dataset 'kind'", "chirpgen make")
+    assert not (tmp_path / "png").exists()
+    assert_one_line_error(run("info", out), "train-00002.h5 lacks the dataset 'kind'")
+
+
+def test_a_manifest_whose_sha256_is_not_one_is_refused(tmp_path):
+    make_dataset(tmp_path, 4, CONFIG, seed=SEED)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["shards"][0]["sha256"] = "not a sha256"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match=r"manifest.json has a malformed .* shard entry"):
+        read_manifest(tmp_path)

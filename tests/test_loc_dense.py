@@ -221,3 +221,26 @@ def test_the_pixel_refinement_moves_a_curve_that_is_off_onto_the_ridge(kind):
     got = refine_on_pixels(image, pred, FRAME)
     assert abs(got["f_start_hz"][0] - f0) < 0.15 and abs(got["f_end_hz"][0] - f1) < 0.15
     assert got["t_start_s"] is pred["t_start_s"] and got["kind"] is pred["kind"]  # only the frequencies move
+
+
+def test_the_pixels_choose_the_law_the_maps_cannot_tell_apart():
+    """Maps that score the three laws alike leave the kind to the pixels, which follow the true law."""
+    from chirpgen.signal import chirp_waveform
+    from chirpgen.spectrogram import render_image
+    from chirploc.fit import refine_on_pixels
+
+    t0, dur, f0, f1 = 10.2, 12.0, 20.3, 44.6  # a wide sweep: the laws part by 6 Hz mid-chirp
+    sig = FRAME.signal
+    for kind in range(3):
+        chirp = chirp_waveform(KIND_NAMES[kind], sig.n_samples, sig.sample_rate_hz, t0, dur, f0, f1, 2.0, 0.1)
+        noise = np.random.default_rng(kind).standard_normal(sig.n_samples)
+        image = render_image(chirp + noise, FRAME)[None]
+        pred = {"t_start_s": np.array([t0]), "duration_s": np.array([dur]), "kind": np.array([(kind + 1) % 3]),
+                "f_start_hz": np.array([f0]), "f_end_hz": np.array([f1]),
+                "law_f_hz": np.array([[[f0 + 0.3, f1 - 0.3]] * 3]), "law_score": np.array([[-1.0, -1.0, -1.0]])}
+        got = refine_on_pixels(image, pred, FRAME)
+        assert got["kind"][0] == kind
+        assert abs(got["f_start_hz"][0] - f0) < 0.2 and abs(got["f_end_hz"][0] - f1) < 0.2
+        # maps that are sure of another law by more than the pixels' difference keep it
+        sure = {**pred, "law_score": np.where(np.arange(3) == (kind + 1) % 3, 0.0, -1e3)[None]}
+        assert refine_on_pixels(image, sure, FRAME)["kind"][0] == (kind + 1) % 3

@@ -26,6 +26,7 @@ from test_gen_cli import assert_one_line_error
 from test_gen_faults import flip_image_byte
 
 import chirploc.checkpoint
+import chirploc.rundir
 import chirploc.train
 from chirpgen.config import load_config
 from chirpgen.dataset import make_dataset
@@ -96,6 +97,13 @@ BAD_VALUES = [
     ("model.lora_r=2.5", "model.lora_r=2.5"),
     ("seed=-1", "seed=-1"),
     ("model=5", "model=5"),
+    ("model.arch=5", "model.arch=5"),
+    ("model.model_kwargs={patch_size: 0}", "model.model_kwargs.patch_size=0"),
+    ("model.model_kwargs={embed_dim: 0}", "model.model_kwargs.embed_dim=0"),
+    ("model.model_kwargs={depth: -1}", "model.model_kwargs.depth=-1"),
+    ("model.head_hidden=1000000000", "model.head_hidden=1000000000"),
+    ("model.time_subbins=1000", "model.time_subbins=1000"),
+    ("num_threads=1000000000000", "num_threads=1000000000000"),
 ]
 
 
@@ -114,6 +122,45 @@ def test_chirploc_train_refuses_a_bad_recipe_in_one_line_before_any_work(tmp_pat
     assert result.exit_code == 1
     assert_one_line_error(result, key)
     assert not (tmp_path / "run").exists()
+
+
+def test_sizes_known_only_with_the_frame_or_from_timm_are_one_line_naming_the_key(recwarn):
+    from chirploc.backbone import BackboneError
+    from chirploc.config import ModelConfig
+    from chirploc.model import build_model
+
+    frame = load_config("default")
+    dense = {"model_kwargs": {"embed_dim": 16, "depth": 1, "num_heads": 2, "patch_size": [128, 2]},
+             "global_pool": "flatten", "head": "dense", "head_hidden": 16, "adapt": "full"}
+    cases = [
+        ({**dense, "freq_step_hz": 1e-6}, "model.freq_step_hz=1e-06"),  # 128 Hz in 1.3e8 bins
+        ({**dense, "head_hidden": 65536, "freq_step_hz": 0.01}, "model.head_hidden=65536"),  # 8e8 weights
+        ({**dense, "arch": "no_such_vit"}, "model.arch"),
+        ({**dense, "model_kwargs": {**dense["model_kwargs"], "num_heads": 3}}, "model.model_kwargs"),  # 16 / 3
+    ]
+    for kwargs, key in cases:
+        with pytest.raises(BackboneError, match=re.escape(key)) as info:
+            build_model(ModelConfig(**kwargs), frame, 3)
+        assert "\n" not in str(info.value)
+    assert not [w for w in recwarn if "timm" in w.filename]  # timm's warnings about a model it then refuses
+
+
+def test_a_refused_train_leaves_no_new_folder_and_adds_nothing_to_an_old_one(dense_run, tmp_path):
+    recipe = load_train_config(None, TWO_EPOCHS)
+    no_val = tmp_path / "no_val"
+    make_dataset(no_val, 4, load_config("default", overrides=["splits={train: 1, val: 0, test: 0}"]))
+    for data in (tmp_path / "nothing", no_val):
+        with pytest.raises(ValueError):
+            train(data, tmp_path / "new" / "deeper" / "run", recipe)
+        assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="'val'"):
+        train(no_val, tmp_path / "old", recipe)
+    assert [p.name for p in (tmp_path / "old").iterdir()] == ["notes.txt"]
+    with pytest.raises(CheckpointError, match="holds no run"):
+        train(dense_run / "data", tmp_path / "missing", recipe, resume=True)
+    assert not (tmp_path / "missing").exists()
 
 
 # --- checkpoint swaps cut short by a kill -----------------------------------------------------------------
@@ -329,6 +376,57 @@ def test_loading_a_run_while_it_trains_leaves_the_training_alone(dense_run, tmp_
     monkeypatch.setattr(chirploc.checkpoint, "save_tensors", save_tensors)
     train(dense_run / "data", run, load_train_config(None, TWO_EPOCHS), resume=True)
     assert epoch_of(run / "last") == 2
+
+
+def test_resume_refuses_settings_that_would_change_the_saved_recipe(dense_run, tmp_path):
+    from chirploc.train import check_resume_overrides
+
+    def check(*overrides, pretrain=False):
+        check_resume_overrides(run, load_train_config(RECIPE, overrides), overrides, pretrain)
+
+    run = copy_run(dense_run, tmp_path)
+    check(*DENSE_TINY)  # the interrupted command again, with --resume
+    check("model.weights=none", "seed=0", "model.model_kwargs.depth=1")
+    with pytest.raises(CheckpointError) as info:
+        check(*DENSE_TINY, "epochs=3", "seed=7")
+    assert all(s in str(info.value) for s in ("epochs=3 (the run has 1)", "seed=7", "config.json", "--out"))
+    with pytest.raises(CheckpointError, match="model.model_kwargs.depth=2"):
+        check("model.model_kwargs.depth=2")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "epochs": 3}))  # as chirploc pretrain saves it
+    check("epochs=1", "model.adapt=lora", "pretrain={epochs: 3}", pretrain=True)
+    (run / "config.json").write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match=re.escape(f"{str(run / 'config.json')!r}")):
+        check("seed=7")
+
+
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (lambda run: (run / "config.json").write_text("garbage"), "config.json"),
+        (lambda run: (run / "config.json").write_text(json.dumps({"epochs": 0})), "config.json"),
+        (lambda run: (run / "frame.json").write_text("{"), "frame.json"),
+        (lambda run: (run / "last" / "train_state.pt").write_text("garbage"), "train_state.pt"),
+    ],
+    ids=["config not json", "config bad value", "frame not json", "state not torch"],
+)
+def test_resume_of_a_damaged_run_is_one_line_naming_the_file_and_logs_nothing_before(dense_run, tmp_path, damage,
+                                                                                     fragment, caplog):
+    run = copy_run(dense_run, tmp_path, epochs=2)
+    damage(run)
+    if fragment == "train_state.pt":  # only its content is wrong
+        info = json.loads((run / "last" / "checkpoint.json").read_text())
+        info["sha256"][fragment] = chirploc.rundir.sha256_file(run / "last" / fragment)
+        (run / "last" / "checkpoint.json").write_text(json.dumps(info))
+    def files():  # the lock file holds the pid of its last holder
+        return {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != chirploc.train.TRAIN_LOCK}
+
+    before = files()
+    with caplog.at_level("INFO"), pytest.raises(CheckpointError) as info:
+        train(dense_run / "data", run, load_train_config(None, TWO_EPOCHS), resume=True)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+    assert not [r for r in caplog.records if r.name.startswith("chirploc")]
+    assert files() == before
 
 
 # --- (slow) the real command SIGKILLed mid-epoch, then --resume ---------------------------------------------------
