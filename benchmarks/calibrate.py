@@ -64,11 +64,12 @@ def presence_offset(predictor, data: Path, split: str, n: int, flag_rate: float)
 def kind_weight(predictor, images: np.ndarray, kinds: np.ndarray) -> tuple[float, list[dict]]:
     """The weight of ``WEIGHTS`` whose kind choice is right most often on ``images`` (the smallest of
     equals), and every weight's accuracy."""
-    from chirploc.fit import fit_maps, refine_on_pixels
+    from chirploc.fit import choose_law, fit_maps, refine_laws
 
     head = predictor.model.head
     pred = fit_maps(dense_maps(predictor, images), head.grid, head.priors)
-    curve = [{"weight": w, "kind_accuracy": float(np.mean(refine_on_pixels(images, pred, head.frame, w)["kind"] == kinds))}
+    law_f, brightness = refine_laws(images, pred, head.frame)  # the same for every weight
+    curve = [{"weight": w, "kind_accuracy": float(np.mean(choose_law(pred, law_f, brightness, w)["kind"] == kinds))}
              for w in WEIGHTS]
     return max(curve, key=lambda c: c["kind_accuracy"])["weight"], curve
 

@@ -148,7 +148,7 @@ class SignalConfig:
                 "needs positive frequencies and 0 Hz is DC); raise it"
             )
         min_sweep_hz = MIN_SWEEP_FRACTION * (self.freq_hz[1] - self.freq_hz[0])
-        if self.max_sweep_hz < min_sweep_hz or self.max_sweep_hz < 0:
+        if self.max_sweep_hz < min_sweep_hz:  # the band is checked above: min_sweep_hz >= 0
             raise ValueError(
                 f"signal.max_sweep_hz={self.max_sweep_hz:g} must be at least {min_sweep_hz:.3g} Hz "
                 f"({MIN_SWEEP_FRACTION:g} of the band signal.freq_hz=[{self.freq_hz[0]:g}, {self.freq_hz[1]:g}]: "
@@ -335,6 +335,13 @@ def apply_override(d: dict[str, Any], override: str, example: str = "signal.nois
     if isinstance(node.get(parts[-1]), dict) and not isinstance(value, dict):
         raise ValueError(f"override {override!r}: {key!r} is a config section; set one of its keys, e.g. {example}")
     node[parts[-1]] = value
+
+
+def dotted_value(d: Any, key: str) -> Any:
+    """``d[a][b]`` of the dotted ``"a.b"`` (the reading side of :func:`apply_override`), None if absent."""
+    for part in key.split("."):
+        d = d.get(part) if isinstance(d, dict) else None
+    return d
 
 
 def load_config(

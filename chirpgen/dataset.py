@@ -51,7 +51,6 @@ MAX_SEED = 2**63 - 1
 SAMPLE_FORMAT = 2  # raised whenever a sample's bytes change: 2 has uncompressed images and scipy's FFT
 
 
-
 @dataclass(frozen=True)
 class ShardPlan:
     file: str

@@ -37,6 +37,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.replace(tmp, path)
 
 
+def file_in_the_way(folder: str | Path) -> Path | None:
+    """The file, if any, that stands where ``folder`` or one of its parents should be, so that the
+    folder cannot be made."""
+    folder = Path(folder)
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

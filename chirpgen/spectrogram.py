@@ -68,7 +68,7 @@ def stft_power(signal: np.ndarray, stft: StftConfig) -> np.ndarray:
 
     Works on a batch too: ``signal`` of shape (..., n_samples) gives (..., freq_bins, W). The
     transform runs in float32: the result feeds an 8-bit image, whose steps are 0.24 dB. scipy's
-    FFT takes half the time of numpy's on these short float32 frames.
+    FFT is faster than numpy's on these short float32 frames.
     """
     from scipy import fft  # imported on first use: describing an image needs no STFT
 

@@ -43,7 +43,7 @@ class DenseHead(nn.Module):
     ) -> None:
         super().__init__()
         self.grid, self.pw, self.pixel_dim = grid, columns_per_token, pixel_dim
-        per_column = grid.n_freq_bins + 1 + 2 * grid.time_subbins
+        per_column = grid.maps_per_column
         if pixel_dim:
             self.pixel_proj = nn.Linear(image_height, pixel_dim)
             self.mlp = nn.Sequential(nn.Linear(in_features + pixel_dim, hidden), nn.GELU(), nn.Linear(hidden, per_column))

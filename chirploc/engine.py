@@ -218,8 +218,7 @@ def load_engine(run_dir: str | Path, frame: GenConfig, which: str = "best") -> N
     grid = DenseGrid.from_frame(frame, model["freq_step_hz"], int(model["time_subbins"]), model["freq_sigma_hz"],
                                 model["time_sigma_bins"])
     columns_per_token = int(backbone["patch_embed.proj.weight"].shape[3])
-    per_column = grid.n_freq_bins + 1 + 2 * grid.time_subbins
-    if head_state["mlp.2.weight"].shape[0] != columns_per_token * per_column:
+    if head_state["mlp.2.weight"].shape[0] != columns_per_token * grid.maps_per_column:
         raise CheckpointError(f"{str(run_dir / 'frame.json')!r} is not the frame this model's head was trained on; "
                               "package the run again")
     priors = FitPriors.from_model(frame, model)

@@ -9,8 +9,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig
-from chirpgen.plumbing import UserError, atomic_path, write_json_atomic
+from chirpgen.config import NO_CHIRP_KIND, TARGETS, GenConfig, dotted_value
+from chirpgen.plumbing import UserError, atomic_path, file_in_the_way, write_json_atomic
 from chirpgen.shards import DatasetError, read_split
 from chirploc.data import dataset_frame
 from chirploc.inference import load_predictor
@@ -32,12 +32,6 @@ def frame_differences(a: GenConfig, b: GenConfig) -> list[str]:
         elif x != y:
             keys.append(section)
     return keys
-
-
-def _at(d: dict, dotted: str) -> object:
-    for part in dotted.split("."):
-        d = d.get(part) if isinstance(d, dict) else None
-    return d
 
 
 def same_frame(a: GenConfig, b: GenConfig) -> bool:
@@ -68,7 +62,7 @@ def evaluate_run(
     Returns:
         The result of ``evaluate_predictions`` (plus run/data info) and the paths written.
     """
-    blocked = next((p for p in (Path(out), *Path(out).parents) if p.exists() and not p.is_dir()), None) if out else None
+    blocked = file_in_the_way(out) if out else None
     if blocked is not None:
         raise UserError(f"--out {str(out)!r} cannot be made: {str(blocked)!r} is a file; choose another --out")
     predictor = load_predictor(run_dir, device=device, which=which)
@@ -81,7 +75,7 @@ def evaluate_run(
     differ = frame_differences(frame, predictor.frame)
     if differ:
         d, m = frame.to_dict(), predictor.frame.to_dict()
-        shown = "; ".join(f"{k}: data {_at(d, k)!r}, model {_at(m, k)!r}" for k in differ[:3])
+        shown = "; ".join(f"{k}: data {dotted_value(d, k)!r}, model {dotted_value(m, k)!r}" for k in differ[:3])
         raise DatasetError(
             f"data set {str(data)!r} was made with another frame than the model's ({shown}); evaluate on data "
             "made with the run's frame.json"

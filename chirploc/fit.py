@@ -318,7 +318,13 @@ def refine_on_pixels(images: np.ndarray, pred: dict[str, np.ndarray], frame: Gen
         frame: the images' frame.
         kind_pixel_weight: w of the kind choice.
     """
-    out = dict(pred)
+    law_f, brightness = refine_laws(images, pred, frame)
+    return choose_law(pred, law_f, brightness, kind_pixel_weight)
+
+
+def refine_laws(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each law's (f0, f1) of ``pred`` moved to its brightest nearby curve (B, K, 2), and that curve's
+    mean pixel value X_k (B, K); with K = 1, the law of ``pred['kind']``, when ``pred`` lacks ``LAW_KEYS``."""
     n = len(images)
     every_law = "law_f_hz" in pred
     law_f = pred["law_f_hz"].copy() if every_law else np.stack([pred["f_start_hz"], pred["f_end_hz"]], 1)[:, None]
@@ -337,10 +343,17 @@ def refine_on_pixels(images: np.ndarray, pred: dict[str, np.ndarray], frame: Gen
         results = list(pool.map(refine, chunks))
     for (law, _, idx), (best, value) in zip(chunks, results, strict=True):
         law_f[idx, law], brightness[idx, law] = best, value
+    return law_f, brightness
+
+
+def choose_law(pred: dict[str, np.ndarray], law_f: np.ndarray, brightness: np.ndarray,
+               kind_pixel_weight: float) -> dict[str, np.ndarray]:
+    """``pred`` with the kind, f_start and f_end of the law with the largest S_k / M + w X_k (the
+    module Notes), from :func:`refine_laws`; with one law (no ``LAW_KEYS``), that law's."""
+    every_law = "law_f_hz" in pred
     kind = (pred["law_score"] + kind_pixel_weight * brightness).argmax(1) if every_law else pred["kind"]
-    chosen = law_f[np.arange(n), kind if every_law else 0]
-    out["f_start_hz"], out["f_end_hz"], out["kind"] = chosen[:, 0], chosen[:, 1], kind
-    return out
+    chosen = law_f[np.arange(len(law_f)), kind if every_law else 0]
+    return {**pred, "f_start_hz": chosen[:, 0], "f_end_hz": chosen[:, 1], "kind": kind}
 
 
 def _brightest_curve(images: np.ndarray, t0: np.ndarray, dur: np.ndarray, pairs: np.ndarray, kind: str,

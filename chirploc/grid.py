@@ -43,6 +43,11 @@ class DenseGrid:
     def subbin_s(self) -> float:
         return self.column_s / self.time_subbins
 
+    @property
+    def maps_per_column(self) -> int:
+        """The head's outputs per column: F frequency logits, presence, S onset and S offset (see split_maps)."""
+        return self.n_freq_bins + 1 + 2 * self.time_subbins
+
 
 def column_frequencies(
     grid: DenseGrid, kind: int, t_start_s: float, duration_s: float, f_start_hz: float, f_end_hz: float

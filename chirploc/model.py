@@ -162,17 +162,16 @@ def _dense_head(backbone: nn.Module, cfg: ModelConfig, frame: GenConfig) -> Dens
             f"model.head=dense needs full-frequency strip tokens: patch_size [{height}, w] with w dividing "
             f"{width}, got {list(patch)}; set model.model_kwargs.patch_size=[{height}, 2]"
         )
-    top_hz = frame.stft.freq_bins * frame.bin_hz
-    if top_hz / cfg.freq_step_hz > MAX_FREQ_BINS:
+    grid = DenseGrid.from_frame(frame, cfg.freq_step_hz, int(cfg.time_subbins), cfg.freq_sigma_hz, cfg.time_sigma_bins)
+    if grid.n_freq_bins > MAX_FREQ_BINS:
+        top_hz = frame.stft.freq_bins * frame.bin_hz
         raise BackboneError(
             f"model.freq_step_hz={cfg.freq_step_hz!r} cuts the frame's 0-{top_hz:g} Hz into "
-            f"{top_hz / cfg.freq_step_hz:.3g} bins (at most {MAX_FREQ_BINS}); set it to at least "
+            f"{grid.n_freq_bins:.3g} bins (at most {MAX_FREQ_BINS}); set it to at least "
             f"{top_hz / MAX_FREQ_BINS:.3g} Hz"
         )
-    grid = DenseGrid.from_frame(frame, cfg.freq_step_hz, int(cfg.time_subbins), cfg.freq_sigma_hz, cfg.time_sigma_bins)
-    per_column = grid.n_freq_bins + 1 + 2 * grid.time_subbins
     inputs = backbone.num_features + cfg.pixel_skip
-    outputs = per_column if cfg.pixel_skip else patch[1] * per_column
+    outputs = grid.maps_per_column * (1 if cfg.pixel_skip else patch[1])
     _check_head_size(height * cfg.pixel_skip + cfg.head_hidden * (inputs + outputs), cfg,
                      " (or raise model.freq_step_hz, lower model.pixel_skip)")
     priors = FitPriors.from_model(frame, vars(cfg))

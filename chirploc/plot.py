@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chirpgen.config import GenConfig
-from chirpgen.plumbing import atomic_path
+from chirpgen.plumbing import atomic_path, file_in_the_way
 from chirpgen.signal import instantaneous_frequency
 from chirpgen.spectrogram import image_axes
 from chirploc.recording import InputError, recording_spectrogram
@@ -48,9 +48,9 @@ def figure_paths(out: str | Path, sources: list[str]) -> list[Path]:
     out = Path(out)
     single = out.suffix.lower() in FIGURE_SUFFIXES and len(sources) == 1
     folder = out.parent if single else out
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise InputError(f"--plot {str(out)!r}: {str(existing)!r} is a file, not a folder; give a folder for the "
+    blocked = file_in_the_way(folder)
+    if blocked is not None:
+        raise InputError(f"--plot {str(out)!r}: {str(blocked)!r} is a file, not a folder; give a folder for the "
                          "figures (or a .png name for one input)")
     if single:
         return [out]

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, TARGETS
-from chirpgen.plumbing import hold_lock, read_json, write_text_atomic
+from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, TARGETS, dotted_value
+from chirpgen.plumbing import file_in_the_way, hold_lock, read_json, write_text_atomic
 from chirploc.backbone import BackboneSpec
 from chirploc.checkpoint import (
     CheckpointError,
@@ -216,7 +216,7 @@ def _run_lock(out: Path, d: Dist) -> Iterator[_Refusal]:
     if not d.main:
         yield _Refusal(out, [], set())
         return
-    blocked = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    blocked = file_in_the_way(out)
     if blocked is not None:
         raise CheckpointError(f"--out {str(out)!r} cannot be made: {str(blocked)!r} is a file; choose another --out")
     new_dirs = list(itertools.takewhile(lambda p: not p.exists() and not p.is_symlink(), (out, *out.parents)))
@@ -331,9 +331,9 @@ def check_resume_overrides(
     saved = _comparable(read_run_recipe(out, RESUME_RECIPE_FIX))
     asked = _comparable(TrainConfig.for_pretrain(recipe) if pretrain else recipe)
     keys = dict.fromkeys(o.partition("=")[0] for o in overrides)
-    changed = [k for k in keys if _at(asked, k) != _at(saved, k)]
+    changed = [k for k in keys if dotted_value(asked, k) != dotted_value(saved, k)]
     if changed:
-        shown = ", ".join(f"{k}={_at(asked, k)!r} (the run has {_at(saved, k)!r})" for k in changed[:4])
+        shown = ", ".join(f"{k}={dotted_value(asked, k)!r} (the run has {dotted_value(saved, k)!r})" for k in changed[:4])
         raise CheckpointError(
             f"--resume keeps the run's recipe {str(out / 'config.json')!r}, but the command asks {shown}; to change "
             "them edit that file (e.g. its epochs to train longer) and resume without them, or start a new run "
@@ -346,12 +346,6 @@ def _comparable(config: TrainConfig) -> dict[str, Any]:
     d = config.to_dict()
     if d["model"]["weights"] not in ("none", "hub"):
         d["model"]["weights"] = str(Path(d["model"]["weights"]).resolve())
-    return d
-
-
-def _at(d: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        d = d.get(part) if isinstance(d, dict) else None
     return d
 
 
