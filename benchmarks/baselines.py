@@ -1,4 +1,4 @@
-"""The classical baselines by name, run over a batch: ``ridge`` (``benchmarks/ridge.py``, on the
+"""The classical baselines by name, run over a batch: ``ridge`` (:mod:`chirploc.ridge`, on the
 uint8 images) and ``ml`` (``benchmarks/ml.py``, on the raw signals)."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.ml import ml_core
-from benchmarks.ridge import Estimate, ImageGrid, ridge_core
 from chirpgen.config import GenConfig
+from chirploc.ridge import Estimate, ImageGrid, ridge_core
 
 OUTPUT_KEYS: tuple[str, ...] = Estimate._fields  # ("kind", *chirpgen.config.TARGETS)
 BASELINES: tuple[str, ...] = ("ridge", "ml")

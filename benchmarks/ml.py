@@ -5,7 +5,7 @@ Notes:
     concentrated over the amplitude and phase, is (up to the image term at -2f) the energy of the
     matched filter J = 2 |S|^2 / N, S = sum_n x[n] exp(-j phi(t_n - t0; f0, f1)) over the N samples
     of the chirp, phi being chirpgen's ``chirp_phase``. Started from the ridge tracker's fit of each
-    kind (``benchmarks/ridge.py``): a grid over the sweep f1 - f0 (steps of 0.5 / T Hz) and an FFT
+    kind (:mod:`chirploc.ridge`): a grid over the sweep f1 - f0 (steps of 0.5 / T Hz) and an FFT
     over f0 of the dechirped, block-averaged signal find the main lobe (the grid keeps the shape of
     the law fixed: for the exponential kind, that of the starting f1 / f0); Nelder-Mead on the exact
     J refines (f0, f1); the onset and end are the change points that maximise
@@ -23,10 +23,10 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import minimize
 
-from benchmarks.curve_fit import curve_hz
-from benchmarks.ridge import Estimate, ImageGrid, ridge_core
 from chirpgen.config import KIND_NAMES, GenConfig
 from chirpgen.signal import chirp_phase
+from chirploc.curve_fit import curve_hz
+from chirploc.ridge import Estimate, ImageGrid, ridge_core
 
 HALF_RANGE_HZ = 2.0  # default half width of the (f0, sweep) grid around the ridge estimate
 _ROUNDS = 2  # grid search, refinement and change points this many times before the final refinement

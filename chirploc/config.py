@@ -40,6 +40,10 @@ _FALLBACK_HELP = (
     "dense: below this presence probability (and above 0.5) the fit is too unsure to trust: report the middle "
     "of the frame's label ranges instead, flagged as a fallback (set by benchmarks/calibrate.py on a val split)"
 )
+_RIDGE_GATE_HELP = (
+    "dense: below this evidence of the fitted curve on the pixels the ridge tracker also reads the image, "
+    "and answers if its curve has more (chirploc.decode; a very low value turns it off)"
+)
 _KIND_PIXEL_HELP = (
     "dense: weight of the pixels against the maps when the fit chooses the kind, in nats of mean log-probability "
     "per grey level (0: the maps alone; set by benchmarks/calibrate.py on a val split)"
@@ -121,6 +125,7 @@ class ModelConfig:
     fallback_p_chirp: float = field(default=0.0, metadata={"help": _FALLBACK_HELP})
     presence_logit_offset: float = field(default=0.0, metadata={"help": _PRESENCE_HELP})
     kind_pixel_weight: float = field(default=1.0, metadata={"help": _KIND_PIXEL_HELP})
+    ridge_gate_z: float = field(default=30.0, metadata={"help": _RIDGE_GATE_HELP})
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch, str) or not self.arch.strip():
@@ -128,7 +133,7 @@ class ModelConfig:
         _coerce_numbers(
             self,
             ("lora_alpha", "lora_dropout", "drop_path_rate", "freq_step_hz", "freq_sigma_hz", "time_sigma_bins",
-             "fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight"),
+             "fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight", "ridge_gate_z"),
             prefix="model.",
         )
         _coerce_numbers(self, ("lora_r", "head_hidden", "time_subbins", "pixel_skip"), prefix="model.", integer=True)

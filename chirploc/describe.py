@@ -67,6 +67,8 @@ class Chirp:
     p_chirp: float | None = None  # the model's presence probability (dense-head models)
     confidence: float | None = None  # mean log-probability of the fitted curve (dense-head models)
     fallback: bool = False  # labels are the middle of the model's ranges: the frame hardly shows the chirp
+    evidence: float | None = None  # the curve's matched statistic on the pixels (chirploc.decode)
+    ridge: bool = False  # the labels are the ridge tracker's (its curve had more evidence than the fit's)
 
     @property
     def t_end_s(self) -> float:
@@ -109,9 +111,11 @@ class Description:
         notes = list(self.notes)
         return [
             {**base, "chirp": i, **{k: float(getattr(c, k)) for k in TARGETS}, "kind": c.kind,
-             "description": c.sentence, "p_chirp": c.p_chirp, "confidence": c.confidence,
+             "description": c.sentence, "p_chirp": c.p_chirp, "confidence": c.confidence, "evidence": c.evidence,
              "notes": notes + (["the frame hardly shows the chirp: the labels are the middle of the model's "
-                                "ranges, not a fit"] if c.fallback else [])}
+                                "ranges, not a fit"] if c.fallback else [])
+             + (["the labels are the ridge tracker's: its curve has more support on the pixels than the "
+                 "model's fit"] if c.ridge else [])}
             for i, c in enumerate(self.chirps)
         ]
 
@@ -284,8 +288,10 @@ def _frame_chirps(pred: dict[str, np.ndarray], rows: range, segments: list[Segme
         confidence = float(pred["confidence"][row]) if "confidence" in pred else None
         values["t_start_s"] += seg.offset_s
         fallback = bool(pred["fallback"][row]) if "fallback" in pred else False
+        evidence = float(pred["evidence"][row]) if "evidence" in pred else None
+        ridge = bool(pred["ridge"][row]) if "ridge" in pred else False
         found.append((Chirp(KIND_NAMES[int(pred["kind"][row])], **values, p_chirp=p, confidence=confidence,
-                            fallback=fallback), cut))
+                            fallback=fallback, evidence=evidence, ridge=ridge), cut))
     return found
 
 

@@ -23,7 +23,8 @@ import numpy as np
 
 from chirpgen.config import GenConfig
 from chirpgen.plumbing import one_line
-from chirploc.fit import FIT_THREADS, FitPriors, apply_fallback, fit_maps, refine_on_pixels
+from chirploc.decode import decode
+from chirploc.fit import FIT_THREADS, FitPriors
 from chirploc.grid import DenseGrid, split_maps
 from chirploc.rundir import CheckpointError
 
@@ -154,9 +155,7 @@ class NumpyDenseModel:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def predict(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        pred = fit_maps(self.maps(images), self.head.grid, self.priors)
-        pred = refine_on_pixels(images, pred, self.frame, self.priors.kind_pixel_weight)
-        return apply_fallback(pred, self.priors)
+        return decode(self.maps(images), images, self.head.grid, self.priors, self.frame)
 
 
 def engine_supports(run_dir: str | Path, which: str = "best") -> bool:

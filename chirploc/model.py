@@ -19,8 +19,9 @@ from chirpgen.config import TARGETS, GenConfig
 from chirploc.backbone import BackboneError
 from chirploc.config import ModelConfig
 from chirploc.data import TargetNormalisation
+from chirploc.decode import decode
 from chirploc.dense import DenseHead, dense_loss
-from chirploc.fit import FitPriors, apply_fallback, fit_maps, refine_on_pixels
+from chirploc.fit import FitPriors
 from chirploc.grid import DenseGrid
 
 log = logging.getLogger(__name__)
@@ -99,11 +100,9 @@ class DenseChirpHead(DenseHead):
     def decode(
         self, out: dict[str, torch.Tensor], normalisation: TargetNormalisation, images: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
-        """The fit's labels; with the uint8 ``images``, f_start and f_end refined on their pixels."""
-        pred = fit_maps({k: v.detach().float().cpu().numpy() for k, v in out.items()}, self.grid, self.priors)
-        if images is not None:
-            pred = refine_on_pixels(images, pred, self.frame, self.priors.kind_pixel_weight)
-        return apply_fallback(pred, self.priors)
+        """The labels (chirploc.decode); with the uint8 ``images``, also read on their pixels."""
+        return decode({k: v.detach().float().cpu().numpy() for k, v in out.items()}, images, self.grid, self.priors,
+                      self.frame)
 
 
 class ChirpLocModel(nn.Module):

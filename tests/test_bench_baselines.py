@@ -11,11 +11,11 @@ import pytest
 
 from benchmarks.baselines import OUTPUT_KEYS, run_baseline
 from benchmarks.ml import _clamped_phase, _neg_j, ml_core, ml_estimate, unit_sweep_phase
-from benchmarks.ridge import Estimate, ImageGrid, ridge_core, ridge_estimate
 from chirpgen.config import KIND_NAMES, TARGETS, GenConfig, load_config
 from chirpgen.sample import make_sample
 from chirpgen.signal import chirp_phase, chirp_waveform, white_noise
 from chirpgen.spectrogram import image_axes, render_image
+from chirploc.ridge import Estimate, ImageGrid, ridge_core, ridge_estimate
 
 CONFIG = load_config("default")
 DT_S = CONFIG.column_s

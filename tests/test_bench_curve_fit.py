@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.curve_fit import curve_hz, fit_curve, huber_weights
 from chirpgen.config import KIND_NAMES
 from chirpgen.signal import instantaneous_frequency
+from chirploc.curve_fit import curve_hz, fit_curve, huber_weights
 
 U = np.linspace(0.0, 1.0, 40)
 

@@ -6,6 +6,7 @@ test_loc_core.py (a tiny run); here a stand-in predictor returns fixed values, s
 well under a second (the plot's matplotlib aside).
 """
 
+import dataclasses
 import importlib
 import json
 import subprocess
@@ -96,11 +97,14 @@ def test_chirp_records_keys_values_and_line():
         "description",
         "p_chirp",
         "confidence",
+        "evidence",
         "notes",
     ]
     assert (
         record["chirp"] == 0 and record["kind"] == "exponential" and record["notes"] == ["a note", "another"]
     )
+    (by_ridge,) = Description("a.png", (dataclasses.replace(chirp, ridge=True, evidence=12.5),)).records()
+    assert by_ridge["evidence"] == 12.5 and "the labels are the ridge tracker's" in by_ridge["notes"][-1]
     assert all(type(record[k]) is float for k in TARGETS)
     assert (
         record["description"]

@@ -8,7 +8,7 @@ Notes:
     minority of columns) and the run with the largest excess is the support. Per column the peak
     bin is refined by parabolic interpolation of log P (exact for a Gaussian main lobe):
     delta = (l - r) / (2 (l - 2 c + r)). Each kind's law is fitted to the peaks, in Hz, by robust
-    least squares (``benchmarks/curve_fit.py``) at the window-weighted centroid time of each
+    least squares (:mod:`chirploc.curve_fit`) at the window-weighted centroid time of each
     column; the peaks are then searched again around the fitted curve. The onset t0 and end t1 are
     refined below one column by fitting the profile of the column energy sum_k (P - 1) around the
     curve (relative to its plateau) with the fraction of sum w^2 inside [t0, t1]. The kind is the
@@ -22,9 +22,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy.signal import get_window
 
-from benchmarks.curve_fit import KindFit, curve_hz, fit_curve, robust_sigma
 from chirpgen.config import KIND_NAMES, GenConfig
 from chirpgen.spectrogram import column_centres, grey_to_db, image_axes
+from chirploc.curve_fit import KindFit, curve_hz, fit_curve, robust_sigma
 
 # The search: which rows and slopes are looked at, and what stands out of the noise.
 _BAND_MARGIN_BINS = 2  # rows searched: the label band widened by this many bins each side

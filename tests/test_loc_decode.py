@@ -1,0 +1,89 @@
+"""The decode's pixel evidence and the ridge tracker's second opinion (chirploc.decode)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from chirpgen.config import TARGETS, load_config
+from chirpgen.sample import make_sample
+from chirpgen.spectrogram import render_image
+from chirploc.config import ModelConfig
+from chirploc.decode import curve_evidence, second_opinion
+
+CLEAR = load_config("default", overrides=["signal.snr_db=[8, 10]"])  # plainly visible chirps
+
+
+def _truth(samples) -> dict[str, np.ndarray]:
+    return {**{t: np.array([getattr(s.params, t) for s in samples]) for t in TARGETS},
+            "kind": np.array([s.params.kind for s in samples], dtype=np.int64)}
+
+
+@pytest.fixture(scope="module")
+def clear():
+    samples = [make_sample(CLEAR, 5, "test", i) for i in range(12)]
+    return np.stack([s.image for s in samples]), _truth(samples)
+
+
+def _moved(pred: dict[str, np.ndarray], hz: float) -> dict[str, np.ndarray]:
+    """``pred`` with both frequencies moved by ``hz`` (towards the middle of the band), its edges kept."""
+    sign = np.where(pred["f_start_hz"] < 50, 1.0, -1.0)
+    return {**pred, "f_start_hz": pred["f_start_hz"] + sign * hz, "f_end_hz": pred["f_end_hz"] + sign * hz}
+
+
+def test_evidence_is_large_on_the_chirp_and_small_beside_it(clear):
+    images, truth = clear
+    on = curve_evidence(images, truth, CLEAR)
+    beside = curve_evidence(images, _moved(truth, 25.0), CLEAR)
+    assert on.min() > 30, on
+    assert np.abs(beside).max() < 6, beside
+
+
+def test_evidence_of_a_curve_through_noise_alone_is_about_standard_normal():
+    noise = load_config("default")
+    images = render_image(np.stack([make_sample(noise, 3, "test", i).noise for i in range(40)]), noise)
+    rng = np.random.default_rng(0)
+    curves = {"t_start_s": rng.uniform(0, 45, 40), "duration_s": rng.uniform(1, 15, 40),
+              "f_start_hz": rng.uniform(5, 95, 40), "f_end_hz": rng.uniform(5, 95, 40),
+              "kind": rng.integers(0, 3, 40)}
+    z = curve_evidence(images, curves, noise)
+    assert abs(z.mean()) < 0.6 and 0.5 < z.std() < 1.6, (z.mean(), z.std())
+
+
+def test_a_well_supported_fit_is_kept_without_asking_the_ridge(clear):
+    images, truth = clear
+    out = second_opinion(images, truth, CLEAR, gate_z=30.0)
+    assert not out["ridge"].any()
+    for t in TARGETS:
+        np.testing.assert_array_equal(out[t], truth[t])
+    assert (out["evidence"] > 30).all()
+
+
+def test_the_ridge_answers_where_the_fit_missed_the_chirp(clear):
+    images, truth = clear
+    wrong = _moved(truth, 25.0)
+    out = second_opinion(images, wrong, CLEAR, gate_z=30.0)
+    assert out["ridge"].all()
+    assert np.median(np.abs(out["f_start_hz"] - truth["f_start_hz"])) < 1.0
+    assert np.median(np.abs(out["t_start_s"] - truth["t_start_s"])) < 0.3
+    assert (out["evidence"] > 30).all()
+    # a gate below every evidence never asks: the fit's labels stay, however wrong
+    kept = second_opinion(images, wrong, CLEAR, gate_z=-1e9)
+    assert not kept["ridge"].any()
+    np.testing.assert_array_equal(kept["f_start_hz"], wrong["f_start_hz"])
+
+
+def test_the_ridge_answer_stays_inside_the_frame_ranges(clear):
+    images, truth = clear
+    out = second_opinion(images, _moved(truth, 25.0), CLEAR, gate_z=1e9)  # always asked
+    lo, hi = CLEAR.signal.freq_hz
+    assert ((out["f_start_hz"] >= lo) & (out["f_start_hz"] <= hi)).all()
+    assert ((out["duration_s"] >= CLEAR.signal.duration_s[0]) & (out["duration_s"] <= CLEAR.signal.duration_s[1])).all()
+
+
+def test_the_gate_is_a_finite_number():
+    assert ModelConfig(ridge_gate_z="-5").ridge_gate_z == -5.0
+    with pytest.raises(ValueError, match="ridge_gate_z"):
+        dataclasses.replace(ModelConfig(), ridge_gate_z=float("inf"))
