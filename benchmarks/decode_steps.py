@@ -71,7 +71,8 @@ def main() -> None:
         return decode(maps, images, grid, priors, frame)
 
     steps = {"maps alone": maps_only, "+ pixels (refinement, kind choice)": with_pixels,
-             f"+ ridge second opinion below evidence {priors.ridge_gate_z:g} (the model)": full}
+             (f"+ ridge second opinion below evidence {priors.ridge_gate_z:g} or {priors.ridge_gate_share:g} of the "
+              "best path's (the model)"): full}
     rows = []
     for name, step in steps.items():
         start = time.perf_counter()
@@ -88,7 +89,7 @@ def main() -> None:
     record = {"benchmark": "decode_steps",
               "provenance": provenance(data=str(args.data), data_manifest_sha256=manifest_sha256(args.data),
                                        model=str(args.model)),
-              "split": args.split, "n": int(chirp.sum()), "ridge_gate_z": priors.ridge_gate_z, "rows": rows}
+              "split": args.split, "n": int(chirp.sum()), "ridge_gate_z": priors.ridge_gate_z, "ridge_gate_share": priors.ridge_gate_share, "rows": rows}
     write_json_atomic(args.out, record)
     print(f"wrote {args.out}")
 

@@ -4,7 +4,7 @@
 
 Reads ``benchmarks/README.in.md`` and replaces each line ``{{name}}`` with a table generated from
 ``benchmarks/results/``: ``accuracy`` (the full accuracy tables), ``headline`` (model vs baselines vs
-bound per kind), ``detection`` (presence against SNR), ``ablation`` (heads and adaptation at one budget), ``generate_speed``, ``train_speed`` and
+bound per kind), ``decode_steps`` (what each decode step adds), ``detection`` (presence against SNR), ``ablation`` (heads and adaptation at one budget), ``generate_speed``, ``train_speed`` and
 ``inference_speed``. A missing results
 file becomes a line saying which command writes it. A ``{{name}}`` inside a line is a value (see
 :func:`values`): the benchmark data set's frame from ``benchmarks/bench_data.json`` and its preset,
@@ -168,6 +168,23 @@ def calibration(record: dict[str, Any]) -> list[str]:
     return lines
 
 
+def decode_steps(record: dict[str, Any]) -> list[str]:
+    """Per decode step: overall RMSE (median) per target, kind accuracy, the ridge's share and the time;
+    then RMSE of f_start / f_end per SNR bin."""
+    lines = md_header(["decode", *[f"{t} RMSE (median)" for t in TARGETS], "kind accuracy", "answered by the ridge",
+                       "decode ms / image"])
+    for r in record["rows"]:
+        g = r["groups"]["overall"]
+        lines.append(md_row([r["step"], *[f"{fmt(g[f'rmse_{t}'])} ({fmt(g[f'median_{t}'])})" for t in TARGETS],
+                             fmt(g["kind_accuracy"]), f"{r['ridge_share']:.1%}", f"{r['decode_ms_per_image']:.2f}"]))
+    bins = [b for b in record["rows"][0]["groups"] if b != "overall"]
+    lines += ["", *md_header(["decode", *[f"{b}: f_start / f_end RMSE, kind" for b in bins]])]
+    for r in record["rows"]:
+        lines.append(md_row([r["step"], *[f"{fmt(r['groups'][b]['rmse_f_start_hz'])} / {fmt(r['groups'][b]['rmse_f_end_hz'])}, "
+                                          f"{fmt(r['groups'][b]['kind_accuracy'])}" for b in bins]]))
+    return lines + ["", f"On the {record['n']:,} chirps of the first records of the {record['split']} split."]
+
+
 def detection(record: dict[str, Any]) -> list[str]:
     """Presence against SNR: chirps found per SNR bin, and noise-only images flagged as chirp."""
     lines = md_header(["images", "n", f"share with p_chirp >= {record['threshold']:g}"])
@@ -227,6 +244,9 @@ def sections() -> dict[str, list[str]]:
     abl = _load("ablation.json")
     out["ablation"] = [_source(abl, "ablation.json"), "", *ablation(abl)] if abl else [
         missing.format("python benchmarks/ablation.py --backbone runs/reference-cpu_dense-pre")]
+    steps = _load("decode_steps.json")
+    out["decode_steps"] = [_source(steps, "decode_steps.json"), "", *decode_steps(steps)] if steps else [
+        missing.format("python benchmarks/decode_steps.py")]
     det = _load("detection.json")
     out["detection"] = [_source(det, "detection.json"), "", *detection(det)] if det else [
         missing.format("python benchmarks/detection.py")]

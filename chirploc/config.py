@@ -42,7 +42,11 @@ _FALLBACK_HELP = (
 )
 _RIDGE_GATE_HELP = (
     "dense: below this evidence of the fitted curve on the pixels the ridge tracker also reads the image, "
-    "and answers if its curve has more (chirploc.decode; a very low value turns it off)"
+    "and answers if its curve has more (chirploc.decode; -1e9 with ridge_gate_share 0 turns it off)"
+)
+_RIDGE_SHARE_HELP = (
+    "dense: ... and also below this share of the evidence of the best path under the fit's edges (in [0, 1]; "
+    "0: the evidence alone decides)"
 )
 _KIND_PIXEL_HELP = (
     "dense: weight of the pixels against the maps when the fit chooses the kind, in nats of mean log-probability "
@@ -126,6 +130,7 @@ class ModelConfig:
     presence_logit_offset: float = field(default=0.0, metadata={"help": _PRESENCE_HELP})
     kind_pixel_weight: float = field(default=1.0, metadata={"help": _KIND_PIXEL_HELP})
     ridge_gate_z: float = field(default=30.0, metadata={"help": _RIDGE_GATE_HELP})
+    ridge_gate_share: float = field(default=0.8, metadata={"help": _RIDGE_SHARE_HELP})
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch, str) or not self.arch.strip():
@@ -133,7 +138,8 @@ class ModelConfig:
         _coerce_numbers(
             self,
             ("lora_alpha", "lora_dropout", "drop_path_rate", "freq_step_hz", "freq_sigma_hz", "time_sigma_bins",
-             "fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight", "ridge_gate_z"),
+             "fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight", "ridge_gate_z",
+             "ridge_gate_share"),
             prefix="model.",
         )
         _coerce_numbers(self, ("lora_r", "head_hidden", "time_subbins", "pixel_skip"), prefix="model.", integer=True)
@@ -145,6 +151,8 @@ class ModelConfig:
             raise ValueError(f"model.head=dense needs model.global_pool=flatten (got {self.global_pool!r})")
         if self.kind_pixel_weight < 0:
             raise ValueError(f"model.kind_pixel_weight={self.kind_pixel_weight!r} must be >= 0 (0: the maps alone choose the kind)")
+        if not 0.0 <= self.ridge_gate_share <= 1.0:
+            raise ValueError(f"model.ridge_gate_share={self.ridge_gate_share!r} must lie in [0, 1]")
         if not 0.0 <= self.fallback_p_chirp < 1.0:
             raise ValueError(f"model.fallback_p_chirp={self.fallback_p_chirp!r} must lie in [0, 1)")
         if min(self.freq_step_hz, self.freq_sigma_hz, self.time_sigma_bins) <= 0 or int(self.time_subbins) < 1:

@@ -53,7 +53,9 @@ CHUNK = 16  # images per curve search step (bounds memory: CHUNK x candidates x 
 EDGE_CHUNK = 256  # images per edge decoding step
 FIT_THREADS = min(4, os.cpu_count() or 1)
 RIDGE_GATE_Z = 30.0  # evidence below which the ridge tracker gives a second opinion (chirploc.decode)
-CALIBRATED = ("fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight", "ridge_gate_z")  # decode settings of a model config
+RIDGE_GATE_SHARE = 0.8  # ... or share of the best path's evidence below which it does
+CALIBRATED = ("fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight", "ridge_gate_z",
+              "ridge_gate_share")  # decode settings a model config may carry
 LAW_KEYS = ("law_f_hz", "law_score")  # each law's (f0, f1) (B, K, 2) and S_k / M (B, K): the fit's, for the pixels
 
 
@@ -69,14 +71,16 @@ class FitPriors:
     fallback_p_chirp: float = 0.0
     presence_logit_offset: float = 0.0  # p_chirp = sigmoid(logit - offset), calibrated on noise-only images
     kind_pixel_weight: float = 1.0  # w of the kind choice (module Notes)
-    ridge_gate_z: float = RIDGE_GATE_Z
+    ridge_gate_z: float = RIDGE_GATE_Z  # when the ridge tracker is asked (chirploc.decode)
+    ridge_gate_share: float = RIDGE_GATE_SHARE
 
     @classmethod
     def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0, presence_logit_offset: float = 0.0,
-                   kind_pixel_weight: float = 1.0, ridge_gate_z: float = RIDGE_GATE_Z) -> FitPriors:
+                   kind_pixel_weight: float = 1.0, ridge_gate_z: float = RIDGE_GATE_Z,
+                   ridge_gate_share: float = RIDGE_GATE_SHARE) -> FitPriors:
         sig = frame.signal
         return cls(tuple(sig.t_start_s), tuple(sig.duration_s), tuple(sig.freq_hz), float(sig.max_sweep_hz),
-                   fallback_p_chirp, presence_logit_offset, kind_pixel_weight, ridge_gate_z)
+                   fallback_p_chirp, presence_logit_offset, kind_pixel_weight, ridge_gate_z, ridge_gate_share)
 
     @classmethod
     def from_model(cls, frame: GenConfig, model: dict[str, Any]) -> FitPriors:

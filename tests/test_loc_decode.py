@@ -35,10 +35,12 @@ def _moved(pred: dict[str, np.ndarray], hz: float) -> dict[str, np.ndarray]:
 
 def test_evidence_is_large_on_the_chirp_and_small_beside_it(clear):
     images, truth = clear
-    on = curve_evidence(images, truth, CLEAR)
-    beside = curve_evidence(images, _moved(truth, 25.0), CLEAR)
+    on, bound = curve_evidence(images, truth, CLEAR)
+    beside, bound_beside = curve_evidence(images, _moved(truth, 25.0), CLEAR)
     assert on.min() > 30, on
     assert np.abs(beside).max() < 6, beside
+    assert (on <= bound + 1e-9).all() and (on > 0.8 * bound).all()  # the true curve is nearly the best path
+    np.testing.assert_allclose(bound_beside, bound)  # the same edges: the same best path
 
 
 def test_evidence_of_a_curve_through_noise_alone_is_about_standard_normal():
@@ -48,7 +50,7 @@ def test_evidence_of_a_curve_through_noise_alone_is_about_standard_normal():
     curves = {"t_start_s": rng.uniform(0, 45, 40), "duration_s": rng.uniform(1, 15, 40),
               "f_start_hz": rng.uniform(5, 95, 40), "f_end_hz": rng.uniform(5, 95, 40),
               "kind": rng.integers(0, 3, 40)}
-    z = curve_evidence(images, curves, noise)
+    z, _ = curve_evidence(images, curves, noise)
     assert abs(z.mean()) < 0.6 and 0.5 < z.std() < 1.6, (z.mean(), z.std())
 
 
@@ -70,9 +72,23 @@ def test_the_ridge_answers_where_the_fit_missed_the_chirp(clear):
     assert np.median(np.abs(out["t_start_s"] - truth["t_start_s"])) < 0.3
     assert (out["evidence"] > 30).all()
     # a gate below every evidence never asks: the fit's labels stay, however wrong
-    kept = second_opinion(images, wrong, CLEAR, gate_z=-1e9)
+    kept = second_opinion(images, wrong, CLEAR, gate_z=-1e9, gate_share=0.0)
     assert not kept["ridge"].any()
     np.testing.assert_array_equal(kept["f_start_hz"], wrong["f_start_hz"])
+
+
+def test_a_fit_beside_part_of_a_plain_chirp_is_checked_by_the_ridge(clear):
+    images, truth = clear
+    long = truth["duration_s"] > 4  # long enough that its first half alone is plain evidence
+    images, truth = images[long], {k: v[long] for k, v in truth.items()}
+    half = {**truth, "kind": np.zeros_like(truth["kind"]),  # a line from the true start to 30 Hz beside the end
+            "f_end_hz": truth["f_end_hz"] + np.where(truth["f_end_hz"] < 50, 30.0, -30.0)}
+    evidence, bound = curve_evidence(images, half, CLEAR)
+    assert (evidence > 30).all() and (evidence < 0.8 * bound).all(), (evidence, bound)
+    assert not second_opinion(images, half, CLEAR, gate_z=30.0, gate_share=0.0)["ridge"].any()
+    out = second_opinion(images, half, CLEAR, gate_z=30.0, gate_share=0.8)
+    assert out["ridge"].all()
+    assert np.median(np.abs(out["f_end_hz"] - truth["f_end_hz"])) < 1.0
 
 
 def test_the_ridge_answer_stays_inside_the_frame_ranges(clear):
@@ -83,7 +99,9 @@ def test_the_ridge_answer_stays_inside_the_frame_ranges(clear):
     assert ((out["duration_s"] >= CLEAR.signal.duration_s[0]) & (out["duration_s"] <= CLEAR.signal.duration_s[1])).all()
 
 
-def test_the_gate_is_a_finite_number():
+def test_the_gates_are_checked():
     assert ModelConfig(ridge_gate_z="-5").ridge_gate_z == -5.0
     with pytest.raises(ValueError, match="ridge_gate_z"):
         dataclasses.replace(ModelConfig(), ridge_gate_z=float("inf"))
+    with pytest.raises(ValueError, match="ridge_gate_share"):
+        ModelConfig(ridge_gate_share=1.5)
