@@ -197,14 +197,18 @@ def detection(record: dict[str, Any]) -> list[str]:
 
 def ablation(record: dict[str, Any]) -> list[str]:
     """One row per variant: what trains, its speed and cost, and its accuracy at the same budget."""
+    has_rmse = all("rmse" in r for r in record["rows"])
     lines = md_header(["variant", "trainable parameters", "images/s", "minutes",
-                       *[f"median {t}" for t in TARGETS], "kind accuracy"])
+                       *[f"{t} median{' (RMSE)' if has_rmse else ''}" for t in TARGETS], "kind accuracy"])
     for r in record["rows"]:
-        lines.append(md_row([r["variant"], f"{r['trainable_params']:,}", f"{r['images_per_s']:.0f}", f"{r['minutes']:.1f}",
-                             *[fmt(r["median"][t]) for t in TARGETS], fmt(r["kind_accuracy"])]))
-    rows = record["rows"]
-    return lines + ["", f"Each variant trained on {rows[0]['images']:,} images and was scored on the first "
-                    f"{record['n_test']:,} records of the benchmark test split."]
+        speed = f"{r['images_per_s']:.0f}" if r["images"] else "-"
+        cells = [fmt(r["median"][t]) + (f" ({fmt(r['rmse'][t])})" if has_rmse else "") for t in TARGETS]
+        lines.append(md_row([r["variant"], f"{r['trainable_params']:,}", speed, f"{r['minutes']:.1f}", *cells,
+                             fmt(r["kind_accuracy"])]))
+    trained = [r for r in record["rows"] if r["images"]]
+    return lines + ["", f"Each variant trained on {trained[0]['images']:,} images and was scored on the chirps among the "
+                    f"first {record['n_test']:,} records of its frame's test split (the benchmark test split, or the "
+                    "audio set's)."]
 
 
 def experiments(records: list[dict[str, Any]]) -> list[str]:

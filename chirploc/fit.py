@@ -22,7 +22,7 @@ Notes:
     f_end = f1 of its best pair. The confidence is the mean per-column log-probability of the
     chosen curve.
 
-    Pixels: given the images, each law's (f0, f1) then moves (at most 0.625 Hz each) to the curve
+    Pixels: given the images, each law's (f0, f1) then moves (at most 0.625 rows each) to the curve
     of that law and the edges whose mean pixel value X_k = mean_m x_m(f_k(u_m; f0, f1)) (a parabola
     between rows, in grey levels) is largest (:func:`refine_on_pixels`), and the kind is the law
     with the largest S_k / M + w X_k (M the columns; w is model.kind_pixel_weight, chosen on a val split): the maps place the curve
@@ -47,8 +47,9 @@ from chirploc.grid import DenseGrid
 
 EDGE_HALF_WIDTH = 2  # sub-column bins either side of an edge's peak in its weighted mean
 EDGE_CANDIDATES = 8  # most likely bins of each edge map tried as onset/offset pairs
-COARSE_STEP_HZ = 2.0  # first grid over the band, scored on log-probabilities max-pooled over +-1 Hz
-REFINE = ((1.25, 0.125), (0.125, 1 / 32))  # (half width, step) in Hz of the two finer grids
+# Grid steps in image rows (the frame's bin_hz; 1 Hz on the default frame), so that every frame is searched alike.
+COARSE_STEP_BINS = 2.0  # first grid over the band, scored on log-probabilities max-pooled over +-1 row
+REFINE_BINS = ((1.25, 0.125), (0.125, 1 / 32))  # (half width, step) of the two finer grids
 CHUNK = 16  # images per curve search step (bounds memory: CHUNK x candidates x columns)
 EDGE_CHUNK = 256  # images per edge decoding step
 FIT_THREADS = min(4, os.cpu_count() or 1)
@@ -73,6 +74,7 @@ class FitPriors:
     kind_pixel_weight: float = 1.0  # w of the kind choice (module Notes)
     ridge_gate_z: float = RIDGE_GATE_Z  # when the ridge tracker is asked (chirploc.decode)
     ridge_gate_share: float = RIDGE_GATE_SHARE
+    bin_hz: float = 1.0  # the frame's row spacing: the unit of the search grids
 
     @classmethod
     def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0, presence_logit_offset: float = 0.0,
@@ -80,7 +82,8 @@ class FitPriors:
                    ridge_gate_share: float = RIDGE_GATE_SHARE) -> FitPriors:
         sig = frame.signal
         return cls(tuple(sig.t_start_s), tuple(sig.duration_s), tuple(sig.freq_hz), float(sig.max_sweep_hz),
-                   fallback_p_chirp, presence_logit_offset, kind_pixel_weight, ridge_gate_z, ridge_gate_share)
+                   fallback_p_chirp, presence_logit_offset, kind_pixel_weight, ridge_gate_z, ridge_gate_share,
+                   float(frame.bin_hz))
 
     @classmethod
     def from_model(cls, frame: GenConfig, model: dict[str, Any]) -> FitPriors:
@@ -213,9 +216,9 @@ def _offsets(half_hz: float, step_hz: float) -> np.ndarray:
     return np.stack([d0.reshape(-1), d1.reshape(-1)], 1)
 
 
-def _pooled(logp: np.ndarray, df: float) -> np.ndarray:
-    """log p max-pooled over +-COARSE_STEP_HZ / 2, so that no curve falls between coarse grid points."""
-    half = int(round(0.5 * COARSE_STEP_HZ / df))
+def _pooled(logp: np.ndarray, df: float, step_hz: float) -> np.ndarray:
+    """log p max-pooled over +-step_hz / 2 (the coarse grid's step), so that no curve falls between its points."""
+    half = int(round(0.5 * step_hz / df))
     padded = np.pad(logp, ((0, 0), (0, 0), (half, half)), constant_values=-np.inf)
     return np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=-1).max(-1)
 
@@ -223,12 +226,12 @@ def _pooled(logp: np.ndarray, df: float) -> np.ndarray:
 def _search(parabolas: np.ndarray, pooled: np.ndarray, u: np.ndarray, w: np.ndarray, kind: str,
             priors: FitPriors, df: float) -> tuple[np.ndarray, np.ndarray]:
     """Best (f0, f1) (B, 2) and score (B,) of one law: the coarse grid on ``pooled``, then the finer ones."""
-    coarse = band_pairs(priors, COARSE_STEP_HZ)
+    coarse = band_pairs(priors, COARSE_STEP_BINS * priors.bin_hz)
     scores = _curve_scores(pooled, u, w, kind, coarse[None], df)
     best = coarse[scores.argmax(1)]  # (B, 2)
     lo, hi = priors.freq_hz
-    for half, step in REFINE:
-        pairs = np.clip(best[:, None, :] + _offsets(half, step)[None], lo, hi)  # (B, C', 2)
+    for half, step in REFINE_BINS:
+        pairs = np.clip(best[:, None, :] + _offsets(half * priors.bin_hz, step * priors.bin_hz)[None], lo, hi)
         scores = _curve_scores(parabolas, u, w, kind, pairs, df)
         best = pairs[np.arange(len(best)), scores.argmax(1)]
     return best, scores.max(1)
@@ -294,26 +297,26 @@ def _fit_curves(
     w = ((u >= 0) & (u <= 1)).astype(np.float32)
     w[:, 0] = 1.0  # at least one column
     logp = np.take_along_axis(_log_softmax(freq), cols[..., None], 1)  # (B, M, F)
-    pooled = _pooled(logp, grid.freq_step_hz)  # the same for every law
+    pooled = _pooled(logp, grid.freq_step_hz, COARSE_STEP_BINS * priors.bin_hz)  # the same for every law
     parabolas = _parabolas(logp)
     fits = [_search(parabolas, pooled, np.clip(u, 0, 1), w, kind, priors, grid.freq_step_hz) for kind in KIND_NAMES]
     scores = np.stack([s for _, s in fits], 1) / w.sum(1, keepdims=True)  # (B, K)
     return np.stack([p for p, _ in fits], 1).astype(np.float64), scores.astype(np.float64)
 
 
-PIXEL_STAGES = ((0.5, 0.125), (0.125, 1 / 32))  # (half width, step) in Hz of the pixel refinement's grids
+PIXEL_STAGES_BINS = ((0.5, 0.125), (0.125, 1 / 32))  # (half width, step) in rows of the pixel refinement's grids
 PIXEL_CHUNK = 32
 
 
 def refine_on_pixels(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfig,
                      kind_pixel_weight: float = 1.0) -> dict[str, np.ndarray]:
-    """``pred`` with f_start and f_end moved, each by at most 0.625 Hz, to the curve along which the
+    """``pred`` with f_start and f_end moved, each by at most 0.625 rows (bin_hz), to the curve along which the
     image itself is brightest, and, when ``pred`` holds every law's fit (``LAW_KEYS``), the kind
     chosen by maps and pixels together (see the module Notes); else the kind stays.
 
     The maps place the curve robustly but coarsely (their bins are learned); the pixels, which peak
     on the chirp's instantaneous frequency in every column (a Hann window's main lobe is symmetric),
-    place it finely once it is known to be near. The search runs on the grids ``PIXEL_STAGES``
+    place it finely once it is known to be near. The search runs on the grids ``PIXEL_STAGES_BINS``
     around the fit's (f0, f1), reading pixel values between rows from the parabola through the
     nearest three (row r holds the frequency (H - 1 - r) * bin_hz; a straight line between rows
     would pull the curve onto row centres), over the columns whose window the chirp fills.
@@ -377,8 +380,8 @@ def _brightest_curve(images: np.ndarray, t0: np.ndarray, dur: np.ndarray, pairs:
     original = pairs
     flat = images.reshape(len(images), -1).astype(np.float32)  # (B, H W)
     lo, hi = frame.signal.freq_hz
-    for half, step in PIXEL_STAGES:
-        d = np.arange(-half, half + 1e-9, step)
+    for half, step in PIXEL_STAGES_BINS:
+        d = np.arange(-half, half + 1e-9, step) * frame.bin_hz
         offsets = np.stack(np.meshgrid(d, d, indexing="ij"), -1).reshape(-1, 2)  # (C, 2)
         cand = np.clip(pairs[:, None, :] + offsets[None], lo, hi)  # (B, C, 2)
         f = frequency_law(kind, np.clip(u, 0, 1)[:, None, :], cand[..., 0:1], cand[..., 1:2])  # (B, C, M)

@@ -37,15 +37,16 @@ def test_column_targets_are_the_law_at_column_centres(kind):
     assert np.isnan(column_frequencies(GRID, 255, math.nan, math.nan, math.nan, math.nan)).all()
 
 
-def _ideal_maps(kind: int, t0: float, dur: float, f0: float, f1: float, present: bool = True) -> dict:
+def _ideal_maps(kind: int, t0: float, dur: float, f0: float, f1: float, present: bool = True, grid: DenseGrid = GRID,
+                sigma_hz: float = 0.75) -> dict:
     """Maps a perfect network would give: log-Gaussians at the truth."""
-    cols = column_frequencies(GRID, kind, t0, dur, f0, f1)
-    bins = np.arange(GRID.n_freq_bins) * GRID.freq_step_hz
+    cols = column_frequencies(grid, kind, t0, dur, f0, f1)
+    bins = np.arange(grid.n_freq_bins) * grid.freq_step_hz
     freq = np.where(
-        np.isfinite(cols)[:, None], -0.5 * ((bins[None] - np.nan_to_num(cols)[:, None]) / 0.75) ** 2, 0.0
+        np.isfinite(cols)[:, None], -0.5 * ((bins[None] - np.nan_to_num(cols)[:, None]) / sigma_hz) ** 2, 0.0
     )
-    pos = (np.arange(GRID.n_columns * GRID.time_subbins) + 0.5) * GRID.subbin_s
-    edge = lambda t: -0.5 * ((pos - t) / GRID.subbin_s) ** 2  # noqa: E731
+    pos = (np.arange(grid.n_columns * grid.time_subbins) + 0.5) * grid.subbin_s
+    edge = lambda t: -0.5 * ((pos - t) / grid.subbin_s) ** 2  # noqa: E731
     maps = {
         "freq": freq,
         "presence": np.where(np.isfinite(cols), 5.0, -5.0),
@@ -68,6 +69,22 @@ def test_the_fit_inverts_ideal_maps(kind, f0, f1):
     if abs(f1 - f0) > 5:  # a near-constant tone looks the same under every law
         assert got["kind"][0] == kind
     assert got["p_chirp"][0] > 0.99
+
+
+@pytest.mark.parametrize("kind", range(3))
+def test_the_fit_searches_another_frame_on_its_own_scale(kind):
+    """The audio frame's rows are 62.5 Hz apart: the search grids are in rows, not in Hz."""
+    audio = load_config("audio")
+    grid = DenseGrid.from_frame(audio, freq_step_hz=31.25, time_subbins=4, freq_sigma_hz=46.875, time_sigma_bins=1.0)
+    priors = FitPriors.from_frame(audio)
+    assert priors.bin_hz == audio.bin_hz == 62.5
+    t0, dur, f0, f1 = 0.3137, 0.1913, 1234.5, 4321.0
+    got = fit_maps(_ideal_maps(kind, t0, dur, f0, f1, grid=grid, sigma_hz=46.875), grid, priors)
+    assert got["t_start_s"][0] == pytest.approx(t0, abs=0.05 * audio.column_s)
+    assert got["duration_s"][0] == pytest.approx(dur, abs=0.1 * audio.column_s)
+    assert got["f_start_hz"][0] == pytest.approx(f0, abs=0.05 * audio.bin_hz)
+    assert got["f_end_hz"][0] == pytest.approx(f1, abs=0.05 * audio.bin_hz)
+    assert got["kind"][0] == kind
 
 
 def test_the_fit_of_a_batch_equals_the_fits_one_by_one():
