@@ -245,6 +245,13 @@ def sections() -> dict[str, list[str]]:
     trains = [(f.name, json.loads(f.read_text())) for f in sorted(RESULTS.glob("train_speed_*.json"))]
     out["train_speed"] = [*(_source(rec, name) for name, rec in trains), "", *train_speed(trains)] if trains else [
         missing.format("python benchmarks/bench_train_speed.py")]
+    for f in sorted(RESULTS.glob("train_time_*.json")):
+        rec = json.loads(f.read_text())
+        m = rec["minutes"]
+        out["train_speed"] += ["", f"The whole recipe `{rec['recipe']}`, trained by `benchmarks/train_reference.py "
+                               f"--no-package` alone on this machine: {m['pretrain']:.1f} min of pretraining epochs "
+                               f"and {m['train']:.1f} min of LoRA epochs, {m['total']:.1f} min in all.",
+                               _source(rec, f.name)]
     abl = _load("ablation.json")
     out["ablation"] = [_source(abl, "ablation.json"), "", *ablation(abl)] if abl else [
         missing.format("python benchmarks/ablation.py --backbone runs/reference-cpu_dense-pre")]

@@ -237,10 +237,14 @@ def main() -> None:
             subprocess.run([sys.executable, str(REPO / "benchmarks" / "calibrate.py"), str(lora), "--data",
                             str(train_data), "--noise-data", str(pre_data)], check=True)
         run("chirploc", "evaluate", str(lora), "--data", str(args.data), "--split", "test")
-    if args.no_package:
+    minutes = {"pretrain": training_minutes(pre), "train": training_minutes(lora)}
+    if args.no_package:  # the time of this training, for the speed tables
+        write_json_atomic(REPO / "benchmarks" / "results" / f"train_time_{name}.json",
+                          {"benchmark": "train_time", "provenance": provenance(runs=str(args.runs)),
+                           "recipe": str(recipe.relative_to(REPO)) if recipe.is_relative_to(REPO) else str(recipe),
+                           "minutes": {**minutes, "total": minutes["pretrain"] + minutes["train"]}})
         return
     size = package(lora, PACKAGE_DIR)
-    minutes = {"pretrain": training_minutes(pre), "train": training_minutes(lora)}
     inputs = read_card_inputs(PACKAGE_DIR, recipe, lora / "eval" / "eval-test.json", train_data, pre_data,
                               minutes, size)
     card = model_card(inputs, provenance())
