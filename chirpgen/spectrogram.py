@@ -99,6 +99,15 @@ def grey_to_db(grey: np.ndarray, db_range: tuple[float, float]) -> np.ndarray:
     return lo + np.asarray(grey, dtype=np.float64) * (hi - lo) / 255.0
 
 
+@lru_cache(maxsize=8)
+def grey_power_table(db_range: tuple[float, float]) -> np.ndarray:
+    """Linear power of each of the 256 grey levels (float64, read-only): :func:`grey_to_db` as a table,
+    so that ``grey_power_table(r)[image]`` is an image's power without a power per pixel."""
+    table = 10.0 ** (grey_to_db(np.arange(256), db_range) / 10.0)
+    table.setflags(write=False)
+    return table
+
+
 def render_image(signal: np.ndarray, config: GenConfig) -> np.ndarray:
     """The uint8 spectrogram image of a record, shape (H, W), row 0 = highest frequency.
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from chirpgen.config import KIND_NAMES, GenConfig, StftConfig
 from chirpgen.signal import frequency_law
-from chirpgen.spectrogram import grey_to_db, stft_window
+from chirpgen.spectrogram import grey_power_table, stft_window
 from chirploc.fit import RIDGE_GATE_SHARE, RIDGE_GATE_Z, FitPriors, apply_fallback, fit_maps, refine_on_pixels
 from chirploc.grid import DenseGrid
 
@@ -52,6 +52,7 @@ def _image_grid(frame: GenConfig):
     return _GRIDS[key]
 
 
+@functools.lru_cache(maxsize=8)
 def _cumulative_energy(stft: StftConfig) -> np.ndarray:
     """Cumulative sum of w^2 (window_len + 1,), from 0, of the frame's window; a Hann window without
     scipy (a one-image describe then never imports scipy.signal)."""
@@ -76,15 +77,9 @@ def _coverage(frame: GenConfig, t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndar
     return share, (first + 0.5 * (a + b - 1)) / rate
 
 
-@functools.lru_cache(maxsize=4)
-def _power_table(db_range: tuple[float, float]) -> np.ndarray:
-    """Linear power of each of the 256 grey levels."""
-    return 10.0 ** (grey_to_db(np.arange(256), db_range) / 10.0)
-
-
 def _relative_power(images: np.ndarray, frame: GenConfig) -> np.ndarray:
     """(B, H, W) float32 power relative to each image's noise, minus 1 (module Notes)."""
-    table = _power_table(tuple(frame.stft.db_range)).astype(np.float32)
+    table = grey_power_table(tuple(frame.stft.db_range)).astype(np.float32)
     median = np.median(images[:, ::2, ::2].reshape(len(images), -1), axis=1)  # every fourth pixel is plenty
     noise = table[median.astype(np.intp)] / np.float32(np.log(2))
     power = table[images]

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.signal import get_window
 
 from chirpgen.config import KIND_NAMES, GenConfig
-from chirpgen.spectrogram import column_centres, grey_to_db, image_axes
+from chirpgen.spectrogram import column_centres, grey_power_table, image_axes
 from chirploc.curve_fit import KindFit, curve_hz, fit_curve, robust_sigma
 
 # The search: which rows and slopes are looked at, and what stands out of the noise.
@@ -121,7 +121,7 @@ class ImageGrid:
 
 def _image_power(image: np.ndarray, grid: ImageGrid) -> np.ndarray:
     """Linear power (bins, W) of a uint8 image, row 0 = bin 0; unit-variance noise sits at 1."""
-    return 10.0 ** (grey_to_db(image[::-1], grid.config.stft.db_range) / 10.0)
+    return grey_power_table(tuple(grid.config.stft.db_range))[image[::-1]]
 
 
 def _oriented_mean(p: np.ndarray, slopes: np.ndarray) -> np.ndarray:
