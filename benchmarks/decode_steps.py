@@ -2,9 +2,10 @@
 
     python benchmarks/decode_steps.py [--model chirploc/models/default] [--data data/bench] [--split test] [--n 3000]
 
-The model's maps are computed once; then three decodes of them: the fit on the maps alone, plus the
-pixel refinement and kind choice, plus the ridge tracker's second opinion (the full decode, what
-the model answers). Per step: RMSE and median of each target and kind accuracy over the chirps,
+The model's maps are computed once; then five decodes of them: the fit on the maps alone, plus the
+pixel refinement and kind choice, plus the peak track in the kind choice, plus the ridge tracker's
+second opinion, plus the start time and frequencies of weak curves pulled towards the middle of
+the ranges (the full decode, what the model answers). Per step: RMSE and median of each target and kind accuracy over the chirps,
 overall and per SNR bin, the share of images the ridge tracker answered, and the decode's time.
 Writes ``benchmarks/results/decode_steps.json``.
 """
@@ -12,6 +13,7 @@ Writes ``benchmarks/results/decode_steps.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -49,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     from chirploc.decode import decode
     from chirploc.engine import load_engine
-    from chirploc.fit import apply_fallback, fit_maps, refine_on_pixels
+    from chirploc.fit import FALLBACK_EVIDENCE_OFF, apply_fallback, fit_maps, refine_on_pixels
     from chirploc.inference import load_predictor
 
     engine = load_engine(args.model, load_predictor(args.model, engine="numpy").frame)
@@ -60,19 +62,23 @@ def main() -> None:
     maps = engine.maps(images)
     grid, priors, frame = engine.head.grid, engine.priors, engine.frame
 
+    untouched = dataclasses.replace(priors, fallback_evidence=FALLBACK_EVIDENCE_OFF)  # nothing pulled to the middle
+
     def maps_only():
         return apply_fallback(fit_maps(maps, grid, priors), priors)
 
-    def with_pixels():
-        pred = refine_on_pixels(images, fit_maps(maps, grid, priors), frame, priors.kind_pixel_weight)
+    def with_pixels(track_weight: float):
+        pred = refine_on_pixels(images, fit_maps(maps, grid, priors), frame, priors.kind_pixel_weight, track_weight)
         return apply_fallback(pred, priors)
 
-    def full():
-        return decode(maps, images, grid, priors, frame)
-
-    steps = {"maps alone": maps_only, "+ pixels (refinement, kind choice)": with_pixels,
-             (f"+ ridge second opinion below evidence {priors.ridge_gate_z:g} or {priors.ridge_gate_share:g} of the "
-              "best path's (the model)"): full}
+    steps = {"maps alone": maps_only,
+             "+ pixels (refinement, kind choice)": lambda: with_pixels(0.0),
+             f"+ peak track in the kind choice (weight {priors.kind_track_weight:g})":
+                 lambda: with_pixels(priors.kind_track_weight),
+             f"+ ridge second opinion below evidence {priors.ridge_gate_z:g} or {priors.ridge_gate_share:g} of the "
+             "best path's": lambda: decode(maps, images, grid, untouched, frame),
+             f"+ weak curves pulled to the middle (Z0 = {priors.fallback_evidence:g}; the model)":
+                 lambda: decode(maps, images, grid, priors, frame)}
     rows = []
     for name, step in steps.items():
         start = time.perf_counter()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import kind_separation  # noqa: E402
 from benchmarks.provenance import REPO  # noqa: E402
 from benchmarks.tables import PRIOR_ART_PEARSON_T_START, fmt, markdown, md_header, md_row  # noqa: E402
 from chirpgen.config import TARGETS, load_config  # noqa: E402
@@ -161,10 +162,26 @@ def calibration(record: dict[str, Any]) -> list[str]:
              f"{record['presence']['logit_offset']:.3f} (flags {record['presence']['flag_rate']:.0%} of "
              f"{record['presence']['n_noise']:,} noise-only records), fallback below p_chirp {record['chosen']:g}."]
     if kind:
-        lines += ["", *md_header(["kind pixel weight (0: the maps alone choose the kind)", "kind accuracy"])]
-        for c in kind["curve"]:
-            mark = " (chosen)" if c["weight"] == kind["chosen_weight"] else ""
-            lines.append(md_row([f"{c['weight']:g}{mark}", f"{c['kind_accuracy']:.4f}"]))
+        tracks = sorted({c.get("track_weight", 0.0) for c in kind["curve"]})
+        lines += ["", *md_header(["kind pixel weight (0: the maps alone choose the kind)",
+                                  *[f"kind accuracy, track weight {v:g}" for v in tracks]])]
+        for w in sorted({c["weight"] for c in kind["curve"]}):
+            cells = []
+            for v in tracks:
+                c = next(c for c in kind["curve"] if c["weight"] == w and c.get("track_weight", 0.0) == v)
+                chosen = w == kind["chosen_weight"] and v == kind.get("chosen_track_weight", 0.0)
+                cells.append(f"{c['kind_accuracy']:.4f}{' (chosen)' if chosen else ''}")
+            lines.append(md_row([f"{w:g}", *cells]))
+    evidence = record.get("evidence")
+    if evidence:
+        from chirploc.fit import FALLBACK_EVIDENCE_OFF
+
+        lines += ["", *md_header(["fallback evidence Z0 (trust of the fit = 1 / (1 + exp(Z0 - Z)))",
+                                  *[f"{t} RMSE" for t in TARGETS], "cost"])]
+        for c in evidence["curve"]:
+            mark = " (chosen)" if c["z0"] == evidence["chosen_z0"] else ""
+            z0 = "never (the fit always)" if c["z0"] <= FALLBACK_EVIDENCE_OFF else f"{c['z0']:g}"
+            lines.append(md_row([f"{z0}{mark}", *[fmt(c["rmse"][t]) for t in TARGETS], f"{c['cost']:.4f}"]))
     return lines
 
 
@@ -258,6 +275,9 @@ def sections() -> dict[str, list[str]]:
     steps = _load("decode_steps.json")
     out["decode_steps"] = [_source(steps, "decode_steps.json"), "", *decode_steps(steps)] if steps else [
         missing.format("python benchmarks/decode_steps.py")]
+    sep = _load("kind_separation.json")
+    out["kind_separation"] = [_source(sep, "kind_separation.json"), "", *kind_separation.markdown(sep)] if sep else [
+        missing.format("python benchmarks/kind_separation.py")]
     det = _load("detection.json")
     out["detection"] = [_source(det, "detection.json"), "", *detection(det)] if det else [
         missing.format("python benchmarks/detection.py")]

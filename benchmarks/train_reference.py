@@ -140,7 +140,7 @@ def _head_words(model: dict[str, Any]) -> str:
 
 def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
     """The packaged model's README.md: frame, recipe and test table, every number from ``card``."""
-    from chirploc.fit import RIDGE_GATE_SHARE, RIDGE_GATE_Z
+    from chirploc.fit import FALLBACK_EVIDENCE_OFF, RIDGE_GATE_SHARE, RIDGE_GATE_Z
     from chirploc.metrics import format_table
 
     frame, model = card.frame, card.run_config["model"]
@@ -178,7 +178,11 @@ def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
         f"Best epoch {card.best_epoch} by val loss.",
         f"- Calibrated on the val splits by `benchmarks/calibrate.py`: presence logit offset "
         f"{model.get('presence_logit_offset', 0.0):.3f}, kind pixel weight {model.get('kind_pixel_weight', 1.0):g}, "
-        f"fallback below p_chirp {model.get('fallback_p_chirp', 0.0):g}.",
+        f"kind track weight {model.get('kind_track_weight', 0.0):g}, "
+        f"fallback below p_chirp {model.get('fallback_p_chirp', 0.0):g}"
+        + (f"; a curve with evidence Z answers its start time and frequencies as trust x fit + (1 - trust) x the "
+           f"middle of the ranges, trust = 1 / (1 + exp({model['fallback_evidence']:g} - Z))"
+           if model.get("fallback_evidence", FALLBACK_EVIDENCE_OFF) > FALLBACK_EVIDENCE_OFF else "") + ".",
         *([f"- Decode (chirploc.decode): where the fitted curve's evidence on the pixels is below "
            f"{model.get('ridge_gate_z', RIDGE_GATE_Z):g} or below {model.get('ridge_gate_share', RIDGE_GATE_SHARE):g} "
            "of the best path's, the ridge tracker also reads the image and answers when its curve has more "

@@ -48,6 +48,15 @@ _RIDGE_SHARE_HELP = (
     "dense: ... and also below this share of the evidence of the best path under the fit's edges (in [0, 1]; "
     "0: the evidence alone decides)"
 )
+_FALLBACK_EVIDENCE_HELP = (
+    "dense: evidence Z of the fitted curve at which its start time and frequencies are answered half from the fit, "
+    "half from the middle of the frame's ranges (more fit above, more middle below; chirploc.fit.apply_fallback; "
+    "set by benchmarks/calibrate.py on a val split; -1e9: always the fit)"
+)
+_KIND_TRACK_HELP = (
+    "dense: weight of the peak track's law likelihoods in the kind choice (chirploc.track; 0: not read; "
+    "set by benchmarks/calibrate.py on a val split)"
+)
 _KIND_PIXEL_HELP = (
     "dense: weight of the pixels against the maps when the fit chooses the kind, in nats of mean log-probability "
     "per grey level (0: the maps alone; set by benchmarks/calibrate.py on a val split)"
@@ -131,6 +140,8 @@ class ModelConfig:
     kind_pixel_weight: float = field(default=1.0, metadata={"help": _KIND_PIXEL_HELP})
     ridge_gate_z: float = field(default=30.0, metadata={"help": _RIDGE_GATE_HELP})
     ridge_gate_share: float = field(default=0.8, metadata={"help": _RIDGE_SHARE_HELP})
+    fallback_evidence: float = field(default=-1e9, metadata={"help": _FALLBACK_EVIDENCE_HELP})
+    kind_track_weight: float = field(default=0.0, metadata={"help": _KIND_TRACK_HELP})
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch, str) or not self.arch.strip():
@@ -139,7 +150,7 @@ class ModelConfig:
             self,
             ("lora_alpha", "lora_dropout", "drop_path_rate", "freq_step_hz", "freq_sigma_hz", "time_sigma_bins",
              "fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight", "ridge_gate_z",
-             "ridge_gate_share"),
+             "ridge_gate_share", "fallback_evidence", "kind_track_weight"),
             prefix="model.",
         )
         _coerce_numbers(self, ("lora_r", "head_hidden", "time_subbins", "pixel_skip"), prefix="model.", integer=True)
@@ -151,6 +162,8 @@ class ModelConfig:
             raise ValueError(f"model.head=dense needs model.global_pool=flatten (got {self.global_pool!r})")
         if self.kind_pixel_weight < 0:
             raise ValueError(f"model.kind_pixel_weight={self.kind_pixel_weight!r} must be >= 0 (0: the maps alone choose the kind)")
+        if self.kind_track_weight < 0:
+            raise ValueError(f"model.kind_track_weight={self.kind_track_weight!r} must be >= 0 (0: the track is not read)")
         if not 0.0 <= self.ridge_gate_share <= 1.0:
             raise ValueError(f"model.ridge_gate_share={self.ridge_gate_share!r} must lie in [0, 1]")
         if not 0.0 <= self.fallback_p_chirp < 1.0:

@@ -23,6 +23,11 @@ Notes:
     image, and its answer replaces the fit's when its curve has more evidence. On the benchmark
     frame from -10 to 10 dB about one image in ten is asked, one in twenty answered by the ridge.
     The output says which answered (``ridge``) and with what evidence (``evidence``).
+
+    Fallback (:func:`chirploc.fit.apply_fallback`). A curve whose evidence stays weak (Z near what
+    the search finds in noise alone) is hardly the chirp: its start time and frequencies are then
+    answered mostly from the middle of the frame's ranges (``model.fallback_evidence``), flagged by
+    ``trust``, the weight of the fit.
 """
 
 from __future__ import annotations
@@ -170,6 +175,6 @@ def decode(maps: dict[str, np.ndarray], images: np.ndarray | None, grid: DenseGr
     (:func:`chirploc.fit.refine_on_pixels`) and the second opinion, then the fallback."""
     pred = fit_maps(maps, grid, priors)
     if images is not None:
-        pred = refine_on_pixels(images, pred, frame, priors.kind_pixel_weight)
+        pred = refine_on_pixels(images, pred, frame, priors.kind_pixel_weight, priors.kind_track_weight)
         pred = second_opinion(images, pred, frame, priors.ridge_gate_z, priors.ridge_gate_share)
     return apply_fallback(pred, priors)

@@ -52,6 +52,7 @@ __all__ = [
 IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 FRAMES_PER_BATCH = 256  # frames predicted together (inputs are read until a batch is full)
 MIN_P_CHIRP = 0.5  # presence probability from which a chirp is reported
+WEAK_TRUST = 0.99  # below this weight of the fit, the JSON notes say how much of the answer is the middle
 DUPLICATE_OVERLAP = 0.5  # two chirps overlapping this much of the shorter one's duration are one
 
 
@@ -69,6 +70,7 @@ class Chirp:
     fallback: bool = False  # labels are the middle of the model's ranges: the frame hardly shows the chirp
     evidence: float | None = None  # the curve's matched statistic on the pixels (chirploc.decode)
     ridge: bool = False  # the labels are the ridge tracker's (its curve had more evidence than the fit's)
+    trust: float | None = None  # weight of the fit against the middle of the ranges (chirploc.fit.apply_fallback)
 
     @property
     def t_end_s(self) -> float:
@@ -112,8 +114,12 @@ class Description:
         return [
             {**base, "chirp": i, **{k: float(getattr(c, k)) for k in TARGETS}, "kind": c.kind,
              "description": c.sentence, "p_chirp": c.p_chirp, "confidence": c.confidence, "evidence": c.evidence,
+             "trust": c.trust,
              "notes": notes + (["the frame hardly shows the chirp: the labels are the middle of the model's "
                                 "ranges, not a fit"] if c.fallback else [])
+             + ([f"weak evidence (Z = {c.evidence:.1f}): the start time and frequencies are {c.trust:.0%} the fit's "
+                 f"and {1 - c.trust:.0%} the middle of the model's ranges"]
+                if c.trust is not None and c.trust < WEAK_TRUST and not c.fallback else [])
              + (["the labels are the ridge tracker's: its curve has more support on the pixels than the "
                  "model's fit"] if c.ridge else [])}
             for i, c in enumerate(self.chirps)
@@ -290,8 +296,9 @@ def _frame_chirps(pred: dict[str, np.ndarray], rows: range, segments: list[Segme
         fallback = bool(pred["fallback"][row]) if "fallback" in pred else False
         evidence = float(pred["evidence"][row]) if "evidence" in pred else None
         ridge = bool(pred["ridge"][row]) if "ridge" in pred else False
+        trust = float(pred["trust"][row]) if "trust" in pred else None
         found.append((Chirp(KIND_NAMES[int(pred["kind"][row])], **values, p_chirp=p, confidence=confidence,
-                            fallback=fallback, evidence=evidence, ridge=ridge), cut))
+                            fallback=fallback, evidence=evidence, ridge=ridge, trust=trust), cut))
     return found
 
 

@@ -27,7 +27,9 @@ Notes:
     between rows, in grey levels) is largest (:func:`refine_on_pixels`), and the kind is the law
     with the largest S_k / M + w X_k (M the columns; w is model.kind_pixel_weight, chosen on a val split): the maps place the curve
     robustly, the pixels finely, and the pixels tell the laws apart better than the maps do
-    (benchmarks/README.md has what each gains).
+    (benchmarks/README.md has what each gains). With model.kind_track_weight v > 0, the kind is then
+    chosen again by S_k / M + w X_k + v L_k, L_k the law's likelihood given the peak track read
+    around the first choice's curve (:mod:`chirploc.track`).
 """
 
 from __future__ import annotations
@@ -55,8 +57,10 @@ EDGE_CHUNK = 256  # images per edge decoding step
 FIT_THREADS = min(4, os.cpu_count() or 1)
 RIDGE_GATE_Z = 30.0  # evidence below which the ridge tracker gives a second opinion (chirploc.decode)
 RIDGE_GATE_SHARE = 0.8  # ... or share of the best path's evidence below which it does
+FALLBACK_EVIDENCE_OFF = -1e9  # model.fallback_evidence that never pulls an answer to the middle
 CALIBRATED = ("fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight", "ridge_gate_z",
-              "ridge_gate_share")  # decode settings a model config may carry
+              "ridge_gate_share", "fallback_evidence", "kind_track_weight")  # decode settings a model config may carry
+PULLED = ("t_start_s", "f_start_hz", "f_end_hz")  # labels a weak curve's answer pulls towards the middle
 LAW_KEYS = ("law_f_hz", "law_score")  # each law's (f0, f1) (B, K, 2) and S_k / M (B, K): the fit's, for the pixels
 
 
@@ -75,15 +79,18 @@ class FitPriors:
     ridge_gate_z: float = RIDGE_GATE_Z  # when the ridge tracker is asked (chirploc.decode)
     ridge_gate_share: float = RIDGE_GATE_SHARE
     bin_hz: float = 1.0  # the frame's row spacing: the unit of the search grids
+    fallback_evidence: float = FALLBACK_EVIDENCE_OFF  # Z where a curve's answer is half fit, half middle
+    kind_track_weight: float = 0.0  # weight of the peak track's law likelihoods in the kind choice (chirploc.track)
 
     @classmethod
     def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0, presence_logit_offset: float = 0.0,
                    kind_pixel_weight: float = 1.0, ridge_gate_z: float = RIDGE_GATE_Z,
-                   ridge_gate_share: float = RIDGE_GATE_SHARE) -> FitPriors:
+                   ridge_gate_share: float = RIDGE_GATE_SHARE,
+                   fallback_evidence: float = FALLBACK_EVIDENCE_OFF, kind_track_weight: float = 0.0) -> FitPriors:
         sig = frame.signal
         return cls(tuple(sig.t_start_s), tuple(sig.duration_s), tuple(sig.freq_hz), float(sig.max_sweep_hz),
                    fallback_p_chirp, presence_logit_offset, kind_pixel_weight, ridge_gate_z, ridge_gate_share,
-                   float(frame.bin_hz))
+                   float(frame.bin_hz), fallback_evidence, kind_track_weight)
 
     @classmethod
     def from_model(cls, frame: GenConfig, model: dict[str, Any]) -> FitPriors:
@@ -100,13 +107,32 @@ class FitPriors:
 
 def apply_fallback(pred: dict[str, np.ndarray], priors: FitPriors) -> dict[str, np.ndarray]:
     """``pred`` with the labels of unsure images (0.5 <= p_chirp < priors.fallback_p_chirp) replaced by
-    the middle of the frame's ranges, and a boolean ``fallback`` array saying which."""
+    the middle of the frame's ranges, flagged in a boolean ``fallback`` array; and, when ``pred`` has the
+    curves' ``evidence`` Z (chirploc.decode), the start time and frequencies (``PULLED``) of weak curves
+    pulled towards the middle: each answer is ``trust`` x fit + (1 - trust) x middle with
+
+        trust = 1 / (1 + exp(fallback_evidence - Z)),
+
+    the weight that, on a val split, brings the least squared error (benchmarks/calibrate.py): a curve
+    with Z a few units above what the search finds in noise alone is nearly always the chirp, one
+    below it nearly never. The duration keeps the fit's (the presence map's length is nearer the
+    truth than the middle even there). ``trust`` (float64 (B,)) is added with the evidence."""
     unsure = (pred["p_chirp"] >= 0.5) & (pred["p_chirp"] < priors.fallback_p_chirp)
     out = {k: v for k, v in pred.items() if k not in LAW_KEYS}
-    for k, middle in priors.middle().items():
-        out[k] = np.where(unsure, middle, pred[k])
+    middle = priors.middle()
+    if "evidence" in pred:
+        trust = np.where(unsure, 1.0, _sigmoid(np.asarray(pred["evidence"], np.float64) - priors.fallback_evidence))
+        for k in PULLED:
+            out[k] = trust * pred[k] + (1.0 - trust) * middle[k]
+        out["trust"] = trust
+    for k, value in middle.items():
+        out[k] = np.where(unsure, value, out[k])
     out["fallback"] = unsure
     return out
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 @functools.lru_cache(maxsize=8)
@@ -309,7 +335,7 @@ PIXEL_CHUNK = 32
 
 
 def refine_on_pixels(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfig,
-                     kind_pixel_weight: float = 1.0) -> dict[str, np.ndarray]:
+                     kind_pixel_weight: float = 1.0, kind_track_weight: float = 0.0) -> dict[str, np.ndarray]:
     """``pred`` with f_start and f_end moved, each by at most 0.625 rows (bin_hz), to the curve along which the
     image itself is brightest, and, when ``pred`` holds every law's fit (``LAW_KEYS``), the kind
     chosen by maps and pixels together (see the module Notes); else the kind stays.
@@ -326,9 +352,17 @@ def refine_on_pixels(images: np.ndarray, pred: dict[str, np.ndarray], frame: Gen
         pred: the fit's labels (:func:`fit_maps`), (B,) each.
         frame: the images' frame.
         kind_pixel_weight: w of the kind choice.
+        kind_track_weight: v of the kind choice: with v > 0, the kind is chosen again with the peak
+            track's law likelihoods read around the curve of the first choice (:mod:`chirploc.track`).
     """
     law_f, brightness = refine_laws(images, pred, frame)
-    return choose_law(pred, law_f, brightness, kind_pixel_weight)
+    chosen = choose_law(pred, law_f, brightness, kind_pixel_weight)
+    if kind_track_weight > 0 and "law_f_hz" in pred:
+        from chirploc.track import track_likelihoods
+
+        track = track_likelihoods(images, chosen, frame)
+        chosen = choose_law(pred, law_f, brightness, kind_pixel_weight, track, kind_track_weight)
+    return chosen
 
 
 def refine_laws(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -356,11 +390,16 @@ def refine_laws(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfi
 
 
 def choose_law(pred: dict[str, np.ndarray], law_f: np.ndarray, brightness: np.ndarray,
-               kind_pixel_weight: float) -> dict[str, np.ndarray]:
-    """``pred`` with the kind, f_start and f_end of the law with the largest S_k / M + w X_k (the
-    module Notes), from :func:`refine_laws`; with one law (no ``LAW_KEYS``), that law's."""
+               kind_pixel_weight: float, track: np.ndarray | None = None,
+               kind_track_weight: float = 0.0) -> dict[str, np.ndarray]:
+    """``pred`` with the kind, f_start and f_end of the law with the largest S_k / M + w X_k (+ v L_k
+    with the track's likelihoods L (B, K), :mod:`chirploc.track`; the module Notes), from
+    :func:`refine_laws`; with one law (no ``LAW_KEYS``), that law's."""
     every_law = "law_f_hz" in pred
-    kind = (pred["law_score"] + kind_pixel_weight * brightness).argmax(1) if every_law else pred["kind"]
+    score = pred["law_score"] + kind_pixel_weight * brightness if every_law else None
+    if every_law and track is not None:
+        score = score + kind_track_weight * track
+    kind = score.argmax(1) if every_law else pred["kind"]
     chosen = law_f[np.arange(len(law_f)), kind if every_law else 0]
     return {**pred, "f_start_hz": chosen[:, 0], "f_end_hz": chosen[:, 1], "kind": kind}
 

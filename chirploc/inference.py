@@ -58,7 +58,10 @@ class Predictor:
             ``kind`` as int64 (B,) indices into ``KIND_NAMES``. A dense-head model also gives
             ``p_chirp`` (probability that the image holds a chirp at all), ``confidence`` (the
             mean log-probability of the fitted curve) as float64 (B,) and ``fallback`` (bool (B,):
-            labels are the middle of the frame's ranges because the image hardly shows a chirp).
+            labels are the middle of the frame's ranges because the image hardly shows a chirp);
+            read from the pixels, also ``evidence`` (the curve's matched statistic Z), ``ridge``
+            (bool: the ridge tracker answered) and ``trust`` (weight of the fit against the middle
+            of the ranges in the start time and frequencies; chirploc.fit.apply_fallback).
 
         Raises:
             ValueError: images of another shape or dtype than the frame's uint8 (H, W).

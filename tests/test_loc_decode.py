@@ -105,3 +105,35 @@ def test_the_gates_are_checked():
         dataclasses.replace(ModelConfig(), ridge_gate_z=float("inf"))
     with pytest.raises(ValueError, match="ridge_gate_share"):
         ModelConfig(ridge_gate_share=1.5)
+
+
+def test_weak_curves_are_pulled_to_the_middle_by_their_evidence():
+    from chirploc.fit import FALLBACK_EVIDENCE_OFF, PULLED, FitPriors, apply_fallback
+
+    pred = {"t_start_s": np.array([3.0, 3.0, 3.0, 3.0]), "duration_s": np.full(4, 2.0),
+            "f_start_hz": np.full(4, 10.0), "f_end_hz": np.full(4, 20.0), "kind": np.zeros(4, np.int64),
+            "p_chirp": np.array([0.9, 0.9, 0.9, 0.6]), "evidence": np.array([60.0, 10.0, -20.0, 60.0])}
+    priors = FitPriors.from_frame(CLEAR, fallback_p_chirp=0.8, fallback_evidence=10.0)
+    middle = priors.middle()
+    out = apply_fallback(pred, priors)
+    np.testing.assert_allclose(out["trust"], [1.0, 0.5, 0.0, 1.0], atol=1e-9)
+    for k in PULLED:
+        assert out[k][0] == pytest.approx(pred[k][0], abs=1e-9)  # strong: the fit
+        assert out[k][1] == pytest.approx(0.5 * (pred[k][1] + middle[k]))  # at Z0: half and half
+        assert out[k][2] == pytest.approx(middle[k], abs=1e-9)  # far below: the middle
+    np.testing.assert_array_equal(out["duration_s"][:3], pred["duration_s"][:3])  # the duration keeps the fit's
+    assert out["fallback"].tolist() == [False, False, False, True]  # unsure p_chirp: every label the middle
+    assert out["duration_s"][3] == middle["duration_s"] and out["t_start_s"][3] == middle["t_start_s"]
+    off = apply_fallback(pred, FitPriors.from_frame(CLEAR, fallback_evidence=FALLBACK_EVIDENCE_OFF))
+    for k in PULLED:
+        np.testing.assert_array_equal(off[k], pred[k])  # off: exactly the fit
+    assert "trust" not in apply_fallback({k: v for k, v in pred.items() if k != "evidence"}, priors)
+
+
+def test_the_evidence_fallback_is_read_from_the_model_config():
+    from chirploc.fit import FitPriors
+
+    assert FitPriors.from_model(CLEAR, {"fallback_evidence": 9.5, "kind_track_weight": 0.1}).fallback_evidence == 9.5
+    assert ModelConfig(fallback_evidence="12").fallback_evidence == 12.0
+    with pytest.raises(ValueError, match="fallback_evidence"):
+        ModelConfig(fallback_evidence=float("nan"))

@@ -98,6 +98,7 @@ def test_chirp_records_keys_values_and_line():
         "p_chirp",
         "confidence",
         "evidence",
+        "trust",
         "notes",
     ]
     assert (
@@ -105,6 +106,10 @@ def test_chirp_records_keys_values_and_line():
     )
     (by_ridge,) = Description("a.png", (dataclasses.replace(chirp, ridge=True, evidence=12.5),)).records()
     assert by_ridge["evidence"] == 12.5 and "the labels are the ridge tracker's" in by_ridge["notes"][-1]
+    (weak,) = Description("a.png", (dataclasses.replace(chirp, evidence=9.0, trust=0.27),)).records()
+    assert weak["trust"] == 0.27 and "weak evidence (Z = 9.0)" in weak["notes"][-1] and "27% the fit's" in weak["notes"][-1]
+    (strong,) = Description("a.png", (dataclasses.replace(chirp, evidence=90.0, trust=1.0),)).records()
+    assert not any("weak evidence" in n for n in strong["notes"])
     assert all(type(record[k]) is float for k in TARGETS)
     assert (
         record["description"]

@@ -104,7 +104,7 @@ def test_the_package_predicts_what_the_run_predicts(lora_run, packaged, images, 
     predictor = load_predictor(packaged, engine=engine)
     assert predictor.engine == engine and predictor.frame.to_dict() == run.frame.to_dict()
     got = predictor.predict(images)
-    assert set(got) == set(want) == {*TARGETS, "kind", "p_chirp", "confidence", "fallback", "evidence", "ridge"}
+    assert set(got) == set(want) == {*TARGETS, "kind", "p_chirp", "confidence", "fallback", "evidence", "ridge", "trust"}
     for name in TARGETS:
         np.testing.assert_allclose(got[name], want[name], atol=1e-3, rtol=0, err_msg=name)
     np.testing.assert_allclose(got["p_chirp"], want["p_chirp"], atol=1e-4, rtol=0)
