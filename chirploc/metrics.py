@@ -225,8 +225,7 @@ def format_table(result: dict[str, Any]) -> str:
     det = result.get("detection")
     if det is not None:
         found = ", ".join(f"{label} {g['rate']:.3f}" for label, g in det["per_snr"].items())
-        lines.append(
-            f"Presence (p_chirp >= {det['threshold']:g}): noise-only images flagged {det['noise']['rate']:.3f} "
-            f"(n={det['noise']['n']}); chirps found {det['chirps']['rate']:.3f} ({found})"
-        )
+        noise = (f"noise-only images flagged {det['noise']['rate']:.3f} (n={det['noise']['n']})" if det["noise"]["n"]
+                 else "no noise-only images in this split")
+        lines.append(f"Presence (p_chirp >= {det['threshold']:g}): {noise}; chirps found {det['chirps']['rate']:.3f} ({found})")
     return "\n".join(lines)

@@ -111,3 +111,15 @@ def test_description_sentence_has_units_kind_and_duration():
     assert sentence("linear", 1500.0, 4250.0, 0.25, 0.0825) == (
         "A linear chirp sweeping from 1.50 kHz to 4.25 kHz, starting at 250 ms and lasting 82 ms."
     )
+
+
+def test_the_presence_line_says_when_a_split_has_no_noise_only_images():
+    from chirploc.metrics import detection_stats
+
+    pred, true = _labels()
+    r = evaluate_predictions(pred, true, np.array([-8.0, -3.0, 2.0, 7.0]), [-10, -5, 0, 5, 10])
+    r["detection"] = detection_stats(np.array([0.9, 0.2, 0.8, 0.7]), np.ones(4, bool), np.zeros(4), [-10, 10])
+    line = format_table(r).splitlines()[-1]
+    assert "no noise-only images in this split" in line and "nan" not in line and "chirps found 0.750" in line
+    r["detection"] = detection_stats(np.array([0.9, 0.2]), np.array([False, True]), np.zeros(2), [-10, 10])
+    assert "noise-only images flagged 1.000 (n=1)" in format_table(r)
