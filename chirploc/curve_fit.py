@@ -45,9 +45,34 @@ def curve_hz(kind: str, u: np.ndarray, f_start_hz: float, f_end_hz: float) -> np
     return instantaneous_frequency(kind, u, f_start_hz, f_end_hz, 1.0)
 
 
+def _median(values: np.ndarray) -> np.floating:
+    """np.median of a 1-D array, in its dtype, without the generic machinery (the fits call it
+    thousands of times per image)."""
+    n = len(values)
+    if n == 0:
+        return np.median(values)
+    half = n // 2
+    if n % 2:
+        return np.partition(values, half)[half]
+    part = np.partition(values, (half - 1, half))
+    return (part[half - 1] + part[half]) / 2
+
+
 def robust_sigma(deviations: np.ndarray) -> float:
     """MAD estimate of the standard deviation of ``deviations`` (already centred), kept > 0."""
-    return MAD_TO_SIGMA * np.median(np.abs(deviations)) + _SCALE_FLOOR
+    return MAD_TO_SIGMA * _median(np.abs(deviations)) + _SCALE_FLOOR
+
+
+def _weighted_solve(x: np.ndarray, y: np.ndarray, ww: np.ndarray) -> np.ndarray:
+    """Least squares of (x * ww) beta = y * ww for two columns, by the 2 x 2 normal equations
+    (lstsq's minimum-norm answer when they are singular)."""
+    xw, yw = x * ww[:, None], y * ww
+    a, b, c = xw[:, 0] @ xw[:, 0], xw[:, 0] @ xw[:, 1], xw[:, 1] @ xw[:, 1]
+    det = a * c - b * b
+    if det <= 1e-6 * max(a * c, 1e-300):  # ill-conditioned: squaring the condition number would cost digits
+        return np.linalg.lstsq(xw, yw, rcond=None)[0]
+    r0, r1 = xw[:, 0] @ yw, xw[:, 1] @ yw
+    return np.array([(c * r0 - b * r1) / det, (a * r1 - b * r0) / det])
 
 
 def huber_weights(resid: np.ndarray) -> np.ndarray:
@@ -65,7 +90,7 @@ def fit_curve(kind: str, u: np.ndarray, f: np.ndarray, w: np.ndarray, n_iter: in
         fit = f
         for _ in range(n_iter):
             ww = np.sqrt(w * robust) * np.maximum(fit, _MIN_EXP_FIT_HZ)
-            beta = np.linalg.lstsq(x * ww[:, None], y * ww, rcond=None)[0]
+            beta = _weighted_solve(x, y, ww)
             fit = np.exp(x @ beta)
             robust = huber_weights(f - fit)
         f0, f1 = float(np.exp(beta[0])), float(np.exp(beta[0] + beta[1]))
@@ -74,7 +99,7 @@ def fit_curve(kind: str, u: np.ndarray, f: np.ndarray, w: np.ndarray, n_iter: in
         x = np.stack([1.0 - g, g], axis=1)  # (N, 2): f = x @ (f0, f1)
         for _ in range(n_iter):
             ww = np.sqrt(w * robust)
-            beta = np.linalg.lstsq(x * ww[:, None], f * ww, rcond=None)[0]
+            beta = _weighted_solve(x, f, ww)
             fit = x @ beta
             robust = huber_weights(f - fit)
         f0, f1 = float(beta[0]), float(beta[1])

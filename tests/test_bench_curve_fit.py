@@ -56,3 +56,21 @@ def test_huber_weights():
     assert np.all(w[:5] == 1.0)
     sigma = 1.4826 * np.median(np.abs(resid)) + 1e-9
     assert w[5] == pytest.approx(1.345 * sigma / 10.0)
+
+
+def test_the_fast_median_and_solve_agree_with_numpy():
+    from chirploc.curve_fit import _median, _weighted_solve
+
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        for n in (1, 2, 3, 8, 9, 40):
+            x = rng.standard_normal(n).astype(dtype)
+            assert _median(x) == np.median(x) and _median(x).dtype == np.median(x).dtype
+    for _ in range(20):
+        n = int(rng.integers(3, 30))
+        u = np.sort(rng.uniform(0, 1, n))
+        x, y, ww = np.stack([1 - u, u], 1), rng.normal(30, 5, n), rng.uniform(0.1, 2, n)
+        want = np.linalg.lstsq(x * ww[:, None], y * ww, rcond=None)[0]
+        np.testing.assert_allclose(_weighted_solve(x, y, ww), want, rtol=1e-9, atol=1e-9)
+    same = np.stack([np.ones(4), np.ones(4)], 1)  # singular: lstsq's minimum-norm answer
+    np.testing.assert_allclose(_weighted_solve(same, np.full(4, 2.0), np.ones(4)), [1.0, 1.0])
