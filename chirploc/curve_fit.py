@@ -11,7 +11,8 @@ Notes:
     taking logs, log f = log f0 + u log(f1 / f0); its rows are weighted by the fitted f so that a
     residual in log f approximates one in Hz (d log f = df / f). Each round reweights the points by
     Huber's weight min(1, k s / |r|), k = 1.345, s = 1.4826 median(|r|) (the MAD scale of Gaussian
-    residuals). The robust residual is sum(w h r^2) / sum(w h), h the final Huber weights.
+    residuals), for ``IRLS_ROUNDS`` rounds, or for the linear and quadratic laws until a round leaves
+    the weights as they were (a fixed point: every further round would repeat it). The robust residual is sum(w h r^2) / sum(w h), h the final Huber weights.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def fit_curve(kind: str, u: np.ndarray, f: np.ndarray, w: np.ndarray, n_iter: in
             ww = np.sqrt(w * robust)
             beta = _weighted_solve(x, f, ww)
             fit = x @ beta
-            robust = huber_weights(f - fit)
+            robust, previous = huber_weights(f - fit), robust
+            if np.array_equal(robust, previous):  # a fixed point: further rounds repeat this one exactly
+                break
         f0, f1 = float(beta[0]), float(beta[1])
     resid = f - fit
     return KindFit(f0, f1, float(np.sum(w * robust * resid**2) / max(np.sum(w * robust), 1e-12)))

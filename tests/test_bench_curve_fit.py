@@ -74,3 +74,22 @@ def test_the_fast_median_and_solve_agree_with_numpy():
         np.testing.assert_allclose(_weighted_solve(x, y, ww), want, rtol=1e-9, atol=1e-9)
     same = np.stack([np.ones(4), np.ones(4)], 1)  # singular: lstsq's minimum-norm answer
     np.testing.assert_allclose(_weighted_solve(same, np.full(4, 2.0), np.ones(4)), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("outliers", [False, True])
+@pytest.mark.parametrize("kind", ["linear", "quadratic"])
+def test_stopping_at_a_fixed_point_changes_no_answer(kind, outliers):
+    from chirploc.curve_fit import _weighted_solve
+
+    rng = np.random.default_rng(5)
+    f = curve_hz(kind, U, 22.0, 61.0) + rng.normal(0, 0.3, len(U))
+    if outliers:
+        f[[3, 17, 30]] += [9.0, -7.0, 12.0]
+    w = rng.uniform(0.5, 1.5, len(U))
+    g = instantaneous_frequency(kind, U, 0.0, 1.0, 1.0)
+    x, robust = np.stack([1.0 - g, g], axis=1), np.ones_like(f)
+    for _ in range(8):  # every round, as written in the module Notes
+        beta = _weighted_solve(x, f, np.sqrt(w * robust))
+        robust = huber_weights(f - x @ beta)
+    got = fit_curve(kind, U, f, w, n_iter=8)
+    assert (got.f_start_hz, got.f_end_hz) == (beta[0], beta[1])
