@@ -89,6 +89,21 @@ def verdict(result: dict[str, Any], model: str = "model") -> list[str]:
     return lines
 
 
+def overall_table(result: dict[str, Any]) -> list[str]:
+    """One row per estimator over the whole split: RMSE (median) per target, kind accuracy overall and
+    at SNR >= 0 dB, and Pearson r of t_start."""
+    lines = md_header(["estimator", *[f"{t} RMSE (median)" for t in TARGETS], "kind accuracy",
+                       "kind accuracy, SNR >= 0 dB", "Pearson r t_start"])
+    for name, stats in result["estimators"].items():
+        g = stats["overall"]
+        high = [b for label, b in stats["per_snr"].items() if float(label.split("..")[0]) >= 0]
+        n_high = sum(b["n"] for b in high)
+        kind_high = sum(b["kind_accuracy"] * b["n"] for b in high) / n_high if n_high else float("nan")
+        lines.append(md_row([name, *[f"{fmt(g[t]['rmse'])} ({fmt(g[t]['median'])})" for t in TARGETS],
+                             fmt(g["kind_accuracy"]), fmt(kind_high), f"{g['t_start_s']['pearson_r']:.4f}"]))
+    return lines
+
+
 def generate_speed(record: dict[str, Any]) -> list[str]:
     r = record["results"]
     lines = md_header(["generator", "samples/s per core", "bytes per sample", "projected 100,000 on one core", "per sample vs chirpgen"])
@@ -254,6 +269,14 @@ def sections() -> dict[str, list[str]]:
         out["accuracy"] = [body.replace("\n## ", "\n### ")]
     else:
         out["headline"] = out["accuracy"] = [missing.format("make bench-full")]
+    out["overall_test"] = [*overall_table(acc)] if acc else [missing.format("make bench-full")]
+    fresh = _load("accuracy_fresh.json")
+    out["fresh"] = [_source(fresh, "accuracy_fresh.json"), "",
+                    f"{fresh['n']:,} chirps of a data set made with seed {fresh['dataset_seed']} "
+                    f"(`chirpgen make --n 6000 --seed {fresh['dataset_seed']}`, its train split), the same preset:", "",
+                    *overall_table(fresh)] if fresh else [
+        missing.format("chirpgen make --n 6000 --out data/fresh --seed 31337; python benchmarks/accuracy.py --data "
+                       "data/fresh --split train --model chirploc/models/default --out benchmarks/results/accuracy_fresh.json")]
     gen = _load("generate_speed.json")
     before = _load("generate_speed_format1.json")
     out["generate_speed"] = [_source(gen, "generate_speed.json"), "", *generate_speed(gen),
