@@ -76,7 +76,7 @@ def main() -> None:
              f"+ peak track in the kind choice (weight {priors.kind_track_weight:g})":
                  lambda: with_pixels(priors.kind_track_weight),
              f"+ ridge second opinion below evidence {priors.ridge_gate_z:g} or {priors.ridge_gate_share:g} of the "
-             f"best path's, or shorter than {priors.ridge_gate_duration_s:g} s":
+             f"best path's, or shorter than {priors.ridge_gate_columns:g} columns":
                  lambda: decode(maps, images, grid, untouched, frame),
              f"+ weak curves pulled to the middle (Z0 = {priors.fallback_evidence:g}; the model)":
                  lambda: decode(maps, images, grid, priors, frame)}

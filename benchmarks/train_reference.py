@@ -140,7 +140,7 @@ def _head_words(model: dict[str, Any]) -> str:
 
 def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
     """The packaged model's README.md: frame, recipe and test table, every number from ``card``."""
-    from chirploc.fit import FALLBACK_EVIDENCE_OFF, RIDGE_GATE_DURATION_S, RIDGE_GATE_SHARE, RIDGE_GATE_Z
+    from chirploc.fit import FALLBACK_EVIDENCE_OFF, RIDGE_GATE_COLUMNS, RIDGE_GATE_SHARE, RIDGE_GATE_Z
     from chirploc.metrics import format_table
 
     frame, model = card.frame, card.run_config["model"]
@@ -186,7 +186,7 @@ def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
         *([f"- Decode (chirploc.decode): where the fitted curve's evidence on the pixels is below "
            f"{model.get('ridge_gate_z', RIDGE_GATE_Z):g} or below {model.get('ridge_gate_share', RIDGE_GATE_SHARE):g} "
            f"of the best path's, or the fitted chirp is shorter than "
-           f"{model.get('ridge_gate_duration_s', RIDGE_GATE_DURATION_S):g} s, "
+           f"{model.get('ridge_gate_columns', RIDGE_GATE_COLUMNS):g} image columns, "
            "the ridge tracker also reads the image and answers when its curve has more "
            "evidence (`benchmarks/README.md` has what each decode step adds)."]
           if model.get("head") == "dense" else []),

@@ -42,7 +42,7 @@ _FALLBACK_HELP = (
 )
 _RIDGE_GATE_HELP = (
     "dense: below this evidence of the fitted curve on the pixels the ridge tracker also reads the image, "
-    "and answers if its curve has more (chirploc.decode; -1e9 with ridge_gate_share 0 and ridge_gate_duration_s 0 turns it off)"
+    "and answers if its curve has more (chirploc.decode; -1e9 with ridge_gate_share 0 and ridge_gate_columns 0 turns it off)"
 )
 _RIDGE_SHARE_HELP = (
     "dense: ... and also below this share of the evidence of the best path under the fit's edges (in [0, 1]; "
@@ -53,8 +53,9 @@ _FALLBACK_EVIDENCE_HELP = (
     "half from the middle of the frame's ranges (more fit above, more middle below; chirploc.fit.apply_fallback; "
     "set by benchmarks/calibrate.py on a val split; -1e9: always the fit)"
 )
-_RIDGE_DURATION_HELP = (
-    "dense: ... and also where the fitted chirp is shorter than this many seconds (0: duration alone never asks)"
+_RIDGE_COLUMNS_HELP = (
+    "dense: ... and also where the fitted chirp is shorter than this many image columns (8.5: 4 s on the default "
+    "frame; 0: duration alone never asks)"
 )
 _KIND_TRACK_HELP = (
     "dense: weight of the peak track's law likelihoods in the kind choice (chirploc.track; 0: not read; "
@@ -143,7 +144,7 @@ class ModelConfig:
     kind_pixel_weight: float = field(default=1.0, metadata={"help": _KIND_PIXEL_HELP})
     ridge_gate_z: float = field(default=30.0, metadata={"help": _RIDGE_GATE_HELP})
     ridge_gate_share: float = field(default=0.8, metadata={"help": _RIDGE_SHARE_HELP})
-    ridge_gate_duration_s: float = field(default=4.0, metadata={"help": _RIDGE_DURATION_HELP})
+    ridge_gate_columns: float = field(default=8.5, metadata={"help": _RIDGE_COLUMNS_HELP})
     fallback_evidence: float = field(default=-1e9, metadata={"help": _FALLBACK_EVIDENCE_HELP})
     kind_track_weight: float = field(default=0.0, metadata={"help": _KIND_TRACK_HELP})
 
@@ -154,7 +155,7 @@ class ModelConfig:
             self,
             ("lora_alpha", "lora_dropout", "drop_path_rate", "freq_step_hz", "freq_sigma_hz", "time_sigma_bins",
              "fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight", "ridge_gate_z",
-             "ridge_gate_share", "ridge_gate_duration_s", "fallback_evidence", "kind_track_weight"),
+             "ridge_gate_share", "ridge_gate_columns", "fallback_evidence", "kind_track_weight"),
             prefix="model.",
         )
         _coerce_numbers(self, ("lora_r", "head_hidden", "time_subbins", "pixel_skip"), prefix="model.", integer=True)
@@ -168,8 +169,8 @@ class ModelConfig:
             raise ValueError(f"model.kind_pixel_weight={self.kind_pixel_weight!r} must be >= 0 (0: the maps alone choose the kind)")
         if self.kind_track_weight < 0:
             raise ValueError(f"model.kind_track_weight={self.kind_track_weight!r} must be >= 0 (0: the track is not read)")
-        if self.ridge_gate_duration_s < 0:
-            raise ValueError(f"model.ridge_gate_duration_s={self.ridge_gate_duration_s!r} must be >= 0 (0: off)")
+        if self.ridge_gate_columns < 0:
+            raise ValueError(f"model.ridge_gate_columns={self.ridge_gate_columns!r} must be >= 0 (0: off)")
         if not 0.0 <= self.ridge_gate_share <= 1.0:
             raise ValueError(f"model.ridge_gate_share={self.ridge_gate_share!r} must lie in [0, 1]")
         if not 0.0 <= self.fallback_p_chirp < 1.0:

@@ -20,8 +20,8 @@ Notes:
     below ``ridge_gate_share`` (0.8) of the evidence of the best path under the same edges (in each
     column the three rows with the most power: a bound on any curve's Z, so a fit that runs beside
     part of a plain chirp falls below it), or where the fitted chirp is shorter than
-    ``ridge_gate_duration_s`` (4 s: its few columns are smeared by the sweep within the window, and
-    the maps' edges and law are least sure there), the ridge tracker (:mod:`chirploc.ridge`) also
+    ``ridge_gate_columns`` image columns (8.5, 4 s on the benchmark frame: its few columns are
+    smeared by the sweep within the window, and the maps' edges and law are least sure there), the ridge tracker (:mod:`chirploc.ridge`) also
     reads the image, and its answer replaces the fit's when its curve has more evidence. On the benchmark
     frame from -10 to 10 dB about one image in four is asked, one in five answered by the ridge.
     The output says which answered (``ridge``) and with what evidence (``evidence``).
@@ -42,7 +42,7 @@ from chirpgen.config import KIND_NAMES, GenConfig, StftConfig
 from chirpgen.signal import frequency_law
 from chirpgen.spectrogram import grey_power_table, stft_window
 from chirploc.fit import (
-    RIDGE_GATE_DURATION_S,
+    RIDGE_GATE_COLUMNS,
     RIDGE_GATE_SHARE,
     RIDGE_GATE_Z,
     FitPriors,
@@ -144,16 +144,16 @@ def curve_evidence(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenCo
 
 def second_opinion(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfig,
                    gate_z: float = RIDGE_GATE_Z, gate_share: float = RIDGE_GATE_SHARE,
-                   gate_duration_s: float = RIDGE_GATE_DURATION_S) -> dict[str, np.ndarray]:
+                   gate_columns: float = RIDGE_GATE_COLUMNS) -> dict[str, np.ndarray]:
     """``pred`` with the ridge tracker's answer where the fitted curve's evidence is below ``gate_z``
-    or below ``gate_share`` times the best path's, or its duration below ``gate_duration_s``, and the
+    or below ``gate_share`` times the best path's, or its duration below ``gate_columns`` image columns, and the
     ridge's curve has more evidence; adds ``evidence`` (float64 (B,)) and ``ridge`` (bool (B,))."""
     power = _relative_power(images, frame)
     evidence, bound = curve_evidence(images, pred, frame, power)
     ridge = np.zeros(len(images), dtype=bool)
     out = {**pred}
     asked = np.flatnonzero((evidence < gate_z) | ((gate_share > 0) & (evidence < gate_share * bound))
-                           | (np.asarray(pred["duration_s"]) < gate_duration_s))
+                           | (np.asarray(pred["duration_s"]) < gate_columns * frame.column_s))
     if len(asked):
         from chirploc.ridge import ridge_core  # scipy.signal: imported only when an image needs it
 
@@ -189,5 +189,5 @@ def decode(maps: dict[str, np.ndarray], images: np.ndarray | None, grid: DenseGr
     if images is not None:
         pred = refine_on_pixels(images, pred, frame, priors.kind_pixel_weight, priors.kind_track_weight)
         pred = second_opinion(images, pred, frame, priors.ridge_gate_z, priors.ridge_gate_share,
-                              priors.ridge_gate_duration_s)
+                              priors.ridge_gate_columns)
     return apply_fallback(pred, priors)

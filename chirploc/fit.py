@@ -57,10 +57,10 @@ EDGE_CHUNK = 256  # images per edge decoding step
 FIT_THREADS = min(4, os.cpu_count() or 1)
 RIDGE_GATE_Z = 30.0  # evidence below which the ridge tracker gives a second opinion (chirploc.decode)
 RIDGE_GATE_SHARE = 0.8  # ... or share of the best path's evidence below which it does
-RIDGE_GATE_DURATION_S = 4.0  # ... or fitted duration below which it does (short chirps: few, smeared columns)
+RIDGE_GATE_COLUMNS = 8.5  # ... or fitted duration, in image columns, below which it does (short chirps: few, smeared columns)
 FALLBACK_EVIDENCE_OFF = -1e9  # model.fallback_evidence that never pulls an answer to the middle
 CALIBRATED = ("fallback_p_chirp", "presence_logit_offset", "kind_pixel_weight", "ridge_gate_z",
-              "ridge_gate_share", "ridge_gate_duration_s", "fallback_evidence", "kind_track_weight")  # decode settings a model config may carry
+              "ridge_gate_share", "ridge_gate_columns", "fallback_evidence", "kind_track_weight")  # decode settings a model config may carry
 PULLED = ("t_start_s", "f_start_hz", "f_end_hz")  # labels a weak curve's answer pulls towards the middle
 LAW_KEYS = ("law_f_hz", "law_score")  # each law's (f0, f1) (B, K, 2) and S_k / M (B, K): the fit's, for the pixels
 
@@ -82,18 +82,18 @@ class FitPriors:
     bin_hz: float = 1.0  # the frame's row spacing: the unit of the search grids
     fallback_evidence: float = FALLBACK_EVIDENCE_OFF  # Z where a curve's answer is half fit, half middle
     kind_track_weight: float = 0.0  # weight of the peak track's law likelihoods in the kind choice (chirploc.track)
-    ridge_gate_duration_s: float = RIDGE_GATE_DURATION_S
+    ridge_gate_columns: float = RIDGE_GATE_COLUMNS
 
     @classmethod
     def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0, presence_logit_offset: float = 0.0,
                    kind_pixel_weight: float = 1.0, ridge_gate_z: float = RIDGE_GATE_Z,
                    ridge_gate_share: float = RIDGE_GATE_SHARE,
                    fallback_evidence: float = FALLBACK_EVIDENCE_OFF, kind_track_weight: float = 0.0,
-                   ridge_gate_duration_s: float = RIDGE_GATE_DURATION_S) -> FitPriors:
+                   ridge_gate_columns: float = RIDGE_GATE_COLUMNS) -> FitPriors:
         sig = frame.signal
         return cls(tuple(sig.t_start_s), tuple(sig.duration_s), tuple(sig.freq_hz), float(sig.max_sweep_hz),
                    fallback_p_chirp, presence_logit_offset, kind_pixel_weight, ridge_gate_z, ridge_gate_share,
-                   float(frame.bin_hz), fallback_evidence, kind_track_weight, ridge_gate_duration_s)
+                   float(frame.bin_hz), fallback_evidence, kind_track_weight, ridge_gate_columns)
 
     @classmethod
     def from_model(cls, frame: GenConfig, model: dict[str, Any]) -> FitPriors:

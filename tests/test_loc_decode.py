@@ -56,7 +56,7 @@ def test_evidence_of_a_curve_through_noise_alone_is_about_standard_normal():
 
 def test_a_well_supported_fit_is_kept_without_asking_the_ridge(clear):
     images, truth = clear
-    out = second_opinion(images, truth, CLEAR, gate_z=30.0, gate_duration_s=0.0)
+    out = second_opinion(images, truth, CLEAR, gate_z=30.0, gate_columns=0.0)
     assert not out["ridge"].any()
     for t in TARGETS:
         np.testing.assert_array_equal(out[t], truth[t])
@@ -72,7 +72,7 @@ def test_the_ridge_answers_where_the_fit_missed_the_chirp(clear):
     assert np.median(np.abs(out["t_start_s"] - truth["t_start_s"])) < 0.3
     assert (out["evidence"] > 30).all()
     # a gate below every evidence never asks: the fit's labels stay, however wrong
-    kept = second_opinion(images, wrong, CLEAR, gate_z=-1e9, gate_share=0.0, gate_duration_s=0.0)
+    kept = second_opinion(images, wrong, CLEAR, gate_z=-1e9, gate_share=0.0, gate_columns=0.0)
     assert not kept["ridge"].any()
     np.testing.assert_array_equal(kept["f_start_hz"], wrong["f_start_hz"])
 
@@ -144,18 +144,18 @@ def test_short_chirps_are_checked_by_the_ridge_whatever_their_evidence():
     samples = [make_sample(short, 9, "test", i) for i in range(8)]
     images, truth = np.stack([s.image for s in samples]), _truth(samples)
     off = _moved(truth, 2.0)  # beside the ridge: less evidence than the ridge tracker's curve
-    quiet = second_opinion(images, off, short, gate_z=-1e9, gate_share=0.0, gate_duration_s=0.0)
+    quiet = second_opinion(images, off, short, gate_z=-1e9, gate_share=0.0, gate_columns=0.0)
     assert not quiet["ridge"].any()  # every gate off: the fit stands
-    asked = second_opinion(images, off, short, gate_z=-1e9, gate_share=0.0, gate_duration_s=4.0)
+    asked = second_opinion(images, off, short, gate_z=-1e9, gate_share=0.0, gate_columns=8.5)
     assert asked["ridge"].mean() >= 0.75, asked["ridge"]
     taken = asked["ridge"]
     assert np.median(np.abs(asked["f_start_hz"][taken] - truth["f_start_hz"][taken])) < 1.0
-    longer = second_opinion(images, off, short, gate_z=-1e9, gate_share=0.0, gate_duration_s=1.0)
-    assert not longer["ridge"].any()  # none shorter than 1 s
-    right = second_opinion(images, truth, short, gate_z=-1e9, gate_share=0.0, gate_duration_s=4.0)
+    longer = second_opinion(images, off, short, gate_z=-1e9, gate_share=0.0, gate_columns=2.0)
+    assert not longer["ridge"].any()  # none shorter than 2 columns (0.94 s)
+    right = second_opinion(images, truth, short, gate_z=-1e9, gate_share=0.0, gate_columns=8.5)
     for key, tolerance in (("f_start_hz", 0.5), ("f_end_hz", 0.5), ("t_start_s", 0.2)):
         # on smeared short chirps a curve near the true one can gather a little more evidence: the
         # ridge may replace a right fit by a near one, not by a wrong one
         assert np.median(np.abs(right[key] - truth[key])) < tolerance, key
-    with pytest.raises(ValueError, match="ridge_gate_duration_s"):
-        ModelConfig(ridge_gate_duration_s=-1)
+    with pytest.raises(ValueError, match="ridge_gate_columns"):
+        ModelConfig(ridge_gate_columns=-1)
