@@ -38,8 +38,7 @@ import functools
 
 import numpy as np
 
-from chirpgen.config import KIND_NAMES, GenConfig, StftConfig
-from chirpgen.signal import frequency_law
+from chirpgen.config import GenConfig, StftConfig
 from chirpgen.spectrogram import grey_power_table, stft_window
 from chirploc.fit import (
     RIDGE_GATE_COLUMNS,
@@ -48,6 +47,7 @@ from chirploc.fit import (
     FitPriors,
     apply_fallback,
     fit_maps,
+    law_curves,
     refine_on_pixels,
 )
 from chirploc.grid import DenseGrid
@@ -123,11 +123,7 @@ def curve_evidence(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenCo
     dur = np.maximum(np.asarray(pred["duration_s"], dtype=np.float64), 1e-6)
     share, centre = _coverage(frame, t0, t0 + dur)  # (B, W) each
     u = np.clip((centre - t0[:, None]) / dur[:, None], 0.0, 1.0)
-    f = np.zeros_like(u)
-    for k, kind in enumerate(KIND_NAMES):
-        rows = np.flatnonzero(pred["kind"] == k)
-        f[rows] = frequency_law(kind, u[rows], pred["f_start_hz"][rows, None], pred["f_end_hz"][rows, None])
-    row = np.rint((h - 1) - f / frame.bin_hz).astype(np.intp)  # (B, W)
+    row = np.rint((h - 1) - law_curves(pred, u) / frame.bin_hz).astype(np.intp)  # (B, W)
     cols = np.arange(n_columns)[None, :]
     width = 2 * EVIDENCE_HALF_ROWS + 1
     sums = power[:, : h - width + 1].copy()  # (B, H - width + 1, W): sums over ``width`` rows from each

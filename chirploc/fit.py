@@ -85,15 +85,11 @@ class FitPriors:
     ridge_gate_columns: float = RIDGE_GATE_COLUMNS
 
     @classmethod
-    def from_frame(cls, frame: GenConfig, fallback_p_chirp: float = 0.0, presence_logit_offset: float = 0.0,
-                   kind_pixel_weight: float = 1.0, ridge_gate_z: float = RIDGE_GATE_Z,
-                   ridge_gate_share: float = RIDGE_GATE_SHARE,
-                   fallback_evidence: float = FALLBACK_EVIDENCE_OFF, kind_track_weight: float = 0.0,
-                   ridge_gate_columns: float = RIDGE_GATE_COLUMNS) -> FitPriors:
+    def from_frame(cls, frame: GenConfig, **calibrated: float) -> FitPriors:
+        """The priors of a frame, with any of the ``CALIBRATED`` settings given by name (else their defaults)."""
         sig = frame.signal
         return cls(tuple(sig.t_start_s), tuple(sig.duration_s), tuple(sig.freq_hz), float(sig.max_sweep_hz),
-                   fallback_p_chirp, presence_logit_offset, kind_pixel_weight, ridge_gate_z, ridge_gate_share,
-                   float(frame.bin_hz), fallback_evidence, kind_track_weight, ridge_gate_columns)
+                   bin_hz=float(frame.bin_hz), **calibrated)
 
     @classmethod
     def from_model(cls, frame: GenConfig, model: dict[str, Any]) -> FitPriors:
@@ -407,18 +403,40 @@ def choose_law(pred: dict[str, np.ndarray], law_f: np.ndarray, brightness: np.nd
     return {**pred, "f_start_hz": chosen[:, 0], "f_end_hz": chosen[:, 1], "kind": kind}
 
 
+def filled_columns(t0: np.ndarray, dur: np.ndarray, frame: GenConfig,
+                   n_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``n_max`` image columns from the first whose centre is at or after each onset t0 (B,):
+    their indices and centre times (B, M), and whether the chirp [t0, t0 + dur] fills their whole
+    window (B, M) (no edge leakage: the pixels there show the curve alone)."""
+    n_columns = frame.image_shape[1]
+    hop, rate = frame.stft.hop, frame.signal.sample_rate_hz
+    first = np.clip(np.ceil((t0 * rate - hop // 2) / hop).astype(np.intp), 0, n_columns - 1)  # (B,)
+    cols = np.minimum(first[:, None] + np.arange(n_max)[None], n_columns - 1)  # (B, M)
+    t_m = (cols * hop + hop // 2) / rate
+    half_window = frame.stft.window_len / 2 / rate
+    filled = (t_m - half_window >= t0[:, None]) & (t_m + half_window <= (t0 + dur)[:, None])
+    return cols, t_m, filled
+
+
+def law_curves(pred: dict[str, np.ndarray], u: np.ndarray) -> np.ndarray:
+    """(B, M) frequency of each row's curve (its ``kind``, ``f_start_hz`` and ``f_end_hz``) at
+    normalised times u (B, M)."""
+    f = np.zeros_like(u, dtype=np.float64)
+    for k, kind in enumerate(KIND_NAMES):
+        rows = np.flatnonzero(np.asarray(pred["kind"]) == k)
+        f[rows] = frequency_law(kind, u[rows], np.asarray(pred["f_start_hz"])[rows, None],
+                                np.asarray(pred["f_end_hz"])[rows, None])
+    return f
+
+
 def _brightest_curve(images: np.ndarray, t0: np.ndarray, dur: np.ndarray, pairs: np.ndarray, kind: str,
                      frame: GenConfig, n_max: int) -> tuple[np.ndarray, np.ndarray]:
     """(B, 2) (f0, f1) near ``pairs`` whose curve of ``kind`` over [t0, t0 + dur] is brightest, and
     that curve's mean pixel value X (B,) (0 with fewer than two columns, where it says nothing)."""
     h, n_columns = frame.image_shape
-    hop, rate = frame.stft.hop, frame.signal.sample_rate_hz
-    first = np.clip(np.ceil((t0 * rate - hop // 2) / hop).astype(np.intp), 0, n_columns - 1)  # (B,)
-    cols = np.minimum(first[:, None] + np.arange(n_max)[None], n_columns - 1)  # (B, M)
-    t_m = (cols * hop + hop // 2) / rate
+    cols, t_m, filled = filled_columns(t0, dur, frame, n_max)
     u = (t_m - t0[:, None]) / dur[:, None]
-    half_window = frame.stft.window_len / 2 / rate  # columns whose window the chirp fills: no edge leakage
-    w = ((t_m - half_window >= t0[:, None]) & (t_m + half_window <= (t0 + dur)[:, None])).astype(np.float32)
+    w = filled.astype(np.float32)
     original = pairs
     flat = images.reshape(len(images), -1).astype(np.float32)  # (B, H W)
     lo, hi = frame.signal.freq_hz

@@ -27,6 +27,7 @@ import numpy as np
 
 from chirpgen.config import KIND_NAMES, GenConfig
 from chirpgen.signal import frequency_law
+from chirploc.fit import filled_columns, law_curves
 
 TRACK_HALF_ROWS = 2  # rows either side of the chosen curve searched for each column's peak
 MIN_COLUMNS = 4  # fewest track points that say anything about a law: two parameters and two degrees of freedom
@@ -39,23 +40,13 @@ def peak_track(images: np.ndarray, pred: dict[str, np.ndarray], frame: GenConfig
     weight of each column whose window the chirp fills near ``pred``'s curve (its kind, edges and
     frequencies); w is 0 in the columns beyond the chirp."""
     n = len(images)
-    h, n_columns = frame.image_shape
-    hop, rate = frame.stft.hop, frame.signal.sample_rate_hz
+    h = frame.image_shape[0]
     t0 = np.asarray(pred["t_start_s"], dtype=np.float64)
     dur = np.maximum(np.asarray(pred["duration_s"], dtype=np.float64), 1e-6)
     n_max = int(math.ceil(frame.signal.duration_s[1] / frame.column_s)) + 2
-    first = np.clip(np.ceil((t0 * rate - hop // 2) / hop).astype(np.intp), 0, n_columns - 1)
-    cols = np.minimum(first[:, None] + np.arange(n_max)[None], n_columns - 1)  # (B, M)
-    t_m = (cols * hop + hop // 2) / rate
-    half_window = frame.stft.window_len / 2 / rate
-    inside = (t_m - half_window >= t0[:, None]) & (t_m + half_window <= (t0 + dur)[:, None])
+    cols, t_m, inside = filled_columns(t0, dur, frame, n_max)
     u = np.clip((t_m - t0[:, None]) / dur[:, None], 0.0, 1.0)
-    f = np.zeros_like(u)
-    for k, kind in enumerate(KIND_NAMES):
-        rows = np.flatnonzero(np.asarray(pred["kind"]) == k)
-        f[rows] = frequency_law(kind, u[rows], np.asarray(pred["f_start_hz"])[rows, None],
-                                np.asarray(pred["f_end_hz"])[rows, None])
-    centre = np.rint((h - 1) - f / frame.bin_hz).astype(np.intp)
+    centre = np.rint((h - 1) - law_curves(pred, u) / frame.bin_hz).astype(np.intp)
     offsets = np.arange(-TRACK_HALF_ROWS, TRACK_HALF_ROWS + 1)
     rows = np.clip(centre[..., None] + offsets, 1, h - 2)  # (B, M, R), off the image's first and last rows
     b = np.arange(n)[:, None, None]
