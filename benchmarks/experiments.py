@@ -23,7 +23,8 @@ from chirpgen.config import TARGETS  # noqa: E402
 from chirpgen.plumbing import read_json, write_json_atomic  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "experiments.json"
-RECIPE_KEYS = ("epochs", "epoch_samples", "batch_size", "lr")  # besides the model section's changes from the defaults
+# besides the model section's changes from the defaults
+RECIPE_KEYS = ("epochs", "epoch_samples", "batch_size", "lr", "decay_epochs")
 
 
 def experiment_record(run: Path, name: str, note: str) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def experiment_record(run: Path, name: str, note: str) -> dict[str, Any]:
         "name": name,
         "run": str(run.resolve().relative_to(REPO) if run.resolve().is_relative_to(REPO) else run),
         "note": note,
-        "recipe": {"model": model, **{k: config[k] for k in RECIPE_KEYS}},
+        "recipe": {"model": model, **{k: config.get(k, 0) for k in RECIPE_KEYS}},
         "epochs_run": len(metrics),
         "minutes": sum(m["epoch_time_s"] for m in metrics) / 60,
         "images_per_s": sum(m["images_per_s"] for m in metrics) / max(len(metrics), 1),

@@ -4,12 +4,14 @@
 
 Reads ``benchmarks/README.in.md`` and replaces each line ``{{name}}`` with a table generated from
 ``benchmarks/results/``: ``accuracy`` (the full accuracy tables), ``headline`` (model vs baselines vs
-bound per kind), ``decode_steps`` (what each decode step adds), ``detection`` (presence against SNR), ``ablation`` (heads and adaptation at one budget), ``generate_speed``, ``train_speed`` and
-``inference_speed``. A missing results
-file becomes a line saying which command writes it. A ``{{name}}`` inside a line is a value (see
-:func:`values`): the benchmark data set's frame from ``benchmarks/bench_data.json`` and its preset,
-the image grid from ``accuracy.json``, the prior art's version from ``generate_speed.json`` ("?"
-when the results file is missing).
+bound per kind), ``decode_steps`` (what each decode step adds), ``detection`` (presence against SNR),
+``kind_separation`` (kind against law separation), ``track_precision`` (the column peaks' precision
+and the kind they hold), ``ablation`` (heads and adaptation at one budget), ``generate_speed``,
+``train_speed`` and ``inference_speed``. A missing results file becomes a line saying which
+command writes it. A ``{{name}}`` inside a line is a value (see :func:`values`): the benchmark data
+set's frame from ``benchmarks/bench_data.json`` and its preset, the image grid from
+``accuracy.json``, the prior art's version from ``generate_speed.json`` ("?" when the results file
+is missing).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks import kind_separation  # noqa: E402
+from benchmarks import kind_separation, track_precision  # noqa: E402
 from benchmarks.provenance import REPO  # noqa: E402
 from benchmarks.tables import PRIOR_ART_PEARSON_T_START, fmt, markdown, md_header, md_row  # noqa: E402
 from chirpgen.config import TARGETS, load_config  # noqa: E402
@@ -252,6 +254,8 @@ def experiments(records: list[dict[str, Any]]) -> list[str]:
         recipe = r["recipe"]
         model = ", ".join(f"{k}={json.dumps(v)}" for k, v in recipe["model"].items())
         budget = f"{recipe['epochs']} x {recipe['epoch_samples'] or 'all'}"
+        if recipe.get("decay_epochs"):
+            budget += f", lr decaying over the last {recipe['decay_epochs']}"
         m = r["median"]
         lines.append(md_row([r["name"], f"{model}; {budget}", f"{r['minutes']:.1f}", f"{r['images_per_s']:.0f}",
                              f"{m['t_start_s']:.3f}", f"{m['f_start_hz']:.3f}", f"{m['f_end_hz']:.3f}",
@@ -301,6 +305,9 @@ def sections() -> dict[str, list[str]]:
     sep = _load("kind_separation.json")
     out["kind_separation"] = [_source(sep, "kind_separation.json"), "", *kind_separation.markdown(sep)] if sep else [
         missing.format("python benchmarks/kind_separation.py")]
+    track = _load("track_precision.json")
+    out["track_precision"] = [_source(track, "track_precision.json"), "", *track_precision.markdown(track)] if track else [
+        missing.format("python benchmarks/track_precision.py")]
     det = _load("detection.json")
     out["detection"] = [_source(det, "detection.json"), "", *detection(det)] if det else [
         missing.format("python benchmarks/detection.py")]

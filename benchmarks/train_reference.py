@@ -138,6 +138,13 @@ def _head_words(model: dict[str, Any]) -> str:
     return "a head over all tokens"
 
 
+def _schedule(config: dict[str, Any]) -> str:
+    """The lr schedule of a recipe (or of its ``pretrain`` section merged over it) in words."""
+    words = f"{config['epochs']} epochs at lr {config['lr']:g} (cut on plateaus)"
+    decay = config.get("decay_epochs", 0)
+    return words + (f", falling linearly towards zero over the last {decay}" if decay else "")
+
+
 def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
     """The packaged model's README.md: frame, recipe and test table, every number from ``card``."""
     from chirploc.fit import FALLBACK_EVIDENCE_OFF, RIDGE_GATE_COLUMNS, RIDGE_GATE_SHARE, RIDGE_GATE_Z
@@ -170,11 +177,13 @@ def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
         f"- Backbone: timm `{model['arch']}` with {json.dumps(model['model_kwargs'])}, `in_chans=1`, "
         f"pretrained in full by `chirploc pretrain` on a chirpgen set (SNR {pre_snr_db[0]:g} to "
         f"{pre_snr_db[1]:g} dB, seed {pre['seed']}{_no_chirp_share(pre)}) of {pre['n']:,} samples "
-        f"({pre['split_counts']['train']:,} train), {card.minutes['pretrain']:.1f} min of epochs.",
+        f"({pre['split_counts']['train']:,} train), {_schedule({**card.run_config, **card.run_config.get('pretrain', {})})}, "
+        f"{card.minutes['pretrain']:.1f} min of epochs.",
         f"- Adaptation: LoRA r={model['lora_r']}, alpha={model['lora_alpha']:g} on attention qkv/proj"
         f"{' and the MLP' if model['lora_mlp'] else ''}; {_head_words(model)} trained in full; "
         f"on the benchmark train split ({card.train_manifest['split_counts']['train']:,} samples, "
-        f"`benchmarks/bench_data.py`{_no_chirp_share(card.train_manifest)}), {card.minutes['train']:.1f} min of epochs. "
+        f"`benchmarks/bench_data.py`{_no_chirp_share(card.train_manifest)}), {_schedule(card.run_config)}, "
+        f"{card.minutes['train']:.1f} min of epochs. "
         f"Best epoch {card.best_epoch} by val loss.",
         f"- Calibrated on the val splits by `benchmarks/calibrate.py`: presence logit offset "
         f"{model.get('presence_logit_offset', 0.0):.3f}, kind pixel weight {model.get('kind_pixel_weight', 1.0):g}, "

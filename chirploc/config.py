@@ -234,6 +234,9 @@ class TrainConfig:
     epochs: int = field(default=30, metadata={"help": "maximum number of epochs"})
     lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate of trained parameters"})
     warmup_steps: int = field(default=0, metadata={"help": "steps of linear lr warmup at the start"})
+    decay_epochs: int = field(
+        default=0, metadata={"help": "last epochs over which the lr falls linearly towards zero (0: none)"}
+    )
     weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (not on biases/norms)"})
     grad_clip: float = field(default=1.0, metadata={"help": "max gradient norm (0: no clipping)"})
     kind_loss_weight: float = field(default=0.5, metadata={"help": "weight of the kind cross-entropy"})
@@ -266,7 +269,7 @@ class TrainConfig:
             self, ("lr", "weight_decay", "grad_clip", "kind_loss_weight", "plateau_factor", "min_delta")
         )
         counts = ("batch_size", "epochs", "max_train_samples", "max_val_samples", "epoch_samples", "warmup_steps",
-                  "num_workers", "num_threads", "seed", "plateau_patience", "early_stop_patience")
+                  "num_workers", "num_threads", "seed", "plateau_patience", "early_stop_patience", "decay_epochs")
         _coerce_numbers(self, counts, integer=True)
         for name in ("batch_size", "epochs"):
             value = getattr(self, name)
@@ -302,6 +305,8 @@ class TrainConfig:
                 f"plateau_patience={self.plateau_patience} must be shorter than early_stop_patience="
                 f"{self.early_stop_patience}, else the learning rate never drops before training stops"
             )
+        if not 0 <= self.decay_epochs <= self.epochs:
+            raise ValueError(f"decay_epochs={self.decay_epochs!r} must lie in 0..epochs ({self.epochs})")
         if not isinstance(self.pretrain, dict):
             raise ValueError(f"pretrain={self.pretrain!r} must be a mapping of recipe overrides")
 

@@ -427,6 +427,7 @@ def train_one_epoch(t: Training, progress: bool) -> dict[str, float]:
         if t.step < config.warmup_steps:  # linear warmup from lr / warmup_steps
             for group in t.optimizer.param_groups:
                 group["lr"] = config.lr * (t.step + 1) / config.warmup_steps
+        decay_lr(t)
         t.step += 1
         t.optimizer.zero_grad(set_to_none=True)
         t.scaler.scale(loss).backward()
@@ -444,6 +445,23 @@ def train_one_epoch(t: Training, progress: bool) -> dict[str, float]:
     return {"train_loss": total / max(seen, 1), "images_per_s": seen / seconds, "train_time_s": seconds}
 
 
+def decay_lr(t: Training) -> None:
+    """The lr's linear fall over the last ``decay_epochs`` epochs: step k of n scales it by (n - k) / (n - k + 1),
+    so it falls from wherever the plateau left it to 1/n of that at the last step, and a resumed run goes on
+    from the lr saved with the optimiser."""
+    per_epoch = len(t.train_loader)
+    n = t.config.decay_epochs * per_epoch
+    k = t.step - (t.config.epochs - t.config.decay_epochs) * per_epoch
+    if 0 < k < n:
+        for group in t.optimizer.param_groups:
+            group["lr"] *= (n - k) / (n - k + 1)
+
+
+def decaying(t: Training) -> bool:
+    """Whether the epoch just run lies in the decay, where the lr is the schedule's, not the plateau's."""
+    return t.next_epoch >= t.config.epochs - t.config.decay_epochs
+
+
 def end_of_epoch(t: Training, stats: dict[str, float]) -> None:
     """Validate, step the scheduler and early stopping, write checkpoints and the metrics line."""
     epoch, t0 = t.next_epoch, time.perf_counter()
@@ -452,7 +470,8 @@ def end_of_epoch(t: Training, stats: dict[str, float]) -> None:
         val = validate(t.model, t.val_loader, t.device, t.amp_dtype, t.normalisation, t.config.kind_loss_weight)
     val = broadcast(val, t.dist)
     lr = t.optimizer.param_groups[0]["lr"]
-    t.scheduler.step(val["val_loss"])
+    if not decaying(t):
+        t.scheduler.step(val["val_loss"])
     improved = t.stopper.step(val["val_loss"])
     if improved:
         t.best_epoch = epoch

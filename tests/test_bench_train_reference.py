@@ -26,7 +26,8 @@ def fake_run(tmp_path, n_test: int):
     write_json(dest / "frame.json", frame)
     model = {"arch": "vit_tiny_patch16_224", "model_kwargs": {"depth": 2}, "lora_r": 4, "lora_alpha": 8.0,
              "lora_mlp": False}
-    write_json(dest / "config.json", {"model": model})
+    write_json(dest / "config.json", {"model": model, "epochs": 3, "lr": 2e-4, "decay_epochs": 1,
+                                      "pretrain": {"epochs": 9, "lr": 1e-3}})
     write_json(dest / "best" / "checkpoint.json", {"epoch": 5})
     rng = np.random.default_rng(0)
     true = {"kind": rng.integers(0, len(KIND_NAMES), n_test), "t_start_s": rng.uniform(0, 45, n_test),
@@ -58,6 +59,10 @@ def test_card_numbers_follow_the_files(tmp_path):
     assert "benchmark train split (987 samples" in card
     assert "chirpgen set (SNR 3 to 21 dB, seed 7) of 555 samples (444 train)" in card
     assert "(benchmark test split, 17 samples)" in card
+    # the pretraining keeps the recipe's decay, which its own section does not override
+    assert "(444 train), 9 epochs at lr 0.001 (cut on plateaus), falling linearly towards zero over the last 1, " \
+           "1.5 min of epochs" in card
+    assert "3 epochs at lr 0.0002 (cut on plateaus), falling linearly towards zero over the last 1, 2.2 min" in card
     assert "Best epoch 5" in card and "3.0 MB" in card and "LoRA r=4, alpha=8" in card
     for typed in ("128 x 128", "24,000", "3,000"):
         assert typed not in card

@@ -64,6 +64,24 @@ def test_training_drops_the_lr_on_a_plateau_then_stops_at_once(small_data, tmp_p
     assert state["epoch"] == 3 and state["early_stopping"]["bad_epochs"] == 3
 
 
+def test_the_lr_falls_linearly_over_the_decay_epochs_from_where_the_plateau_left_it(small_data, tmp_path):
+    """2 steps per epoch, the last 2 epochs decaying: the plateau halves the lr after epoch 2, then the
+    4 decay steps run at 1, 3/4, 2/4 and 1/4 of that (the metrics log the lr of each epoch's last
+    step), and the plateau no longer cuts although the val loss still does not improve."""
+    from chirploc.train import train
+
+    recipe = _recipe("epochs=4", "decay_epochs=2", "lr=1e-7", "plateau_patience=0", "early_stop_patience=5",
+                     "plateau_factor=0.5")
+    train(small_data, tmp_path / "run", recipe)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in lines] == pytest.approx([1e-7, 1e-7, 0.375e-7, 0.125e-7], rel=1e-9)
+
+
+def test_decay_longer_than_training_is_refused():
+    with pytest.raises(ValueError, match=r"decay_epochs=5 must lie in 0..epochs \(4\)"):
+        _recipe("epochs=4", "decay_epochs=5")
+
+
 def test_resume_after_early_stop_runs_no_more_epochs(small_data, tmp_path):
     from chirploc.train import train
 
