@@ -2,6 +2,8 @@
 
     python benchmarks/accuracy.py --data data/ --split test --n 3000 --out benchmarks/results/accuracy.json
     python benchmarks/accuracy.py --data data/ --split test --model runs/exp1 --out benchmarks/results/accuracy.json
+    python benchmarks/accuracy.py --data data/ --split test --model runs/exp2 \
+        --baselines-from benchmarks/results/accuracy.npz   # the baselines' answers of an earlier run, not run again
 
 For each sample of the split: the ridge tracker on the stored image; the dechirping ML estimator
 on the raw signal, regenerated with ``make_sample(config, seed, split, index)`` from the
@@ -19,10 +21,11 @@ the per-sample truth, predictions and bounds (for scatter plots). Tables: ``benc
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -95,14 +98,53 @@ def regenerate_signals(config: GenConfig, seed: int, split: str, index: np.ndarr
     return signals
 
 
+TIMED_STEPS = {"ridge": ("ridge_",), "ml": ("regenerate_", "ml_")}  # each baseline's entries in "timings"
+
+
+class Reused(NamedTuple):
+    """Baseline predictions taken from an earlier run on the same records, and that run's timings."""
+
+    preds: dict[str, dict[str, np.ndarray]]
+    timings: dict[str, float]
+    source: str
+
+
+def reuse_baselines(npz: Path, baselines: tuple[str, ...], data: str | Path, split: str,
+                    index: np.ndarray) -> Reused:
+    """The chosen baselines' per-sample predictions from ``npz`` (written by this script, with its JSON
+    beside it) when it was made on the same data set (manifest sha256), split and records; ValueError
+    naming what differs otherwise."""
+    sibling = npz.with_suffix(".json")
+    if not npz.is_file() or not sibling.is_file():
+        raise ValueError(f"--baselines-from {npz}: it and {sibling.name} beside it are needed; write them with "
+                         "this script")
+    record = json.loads(sibling.read_text())
+    if record["provenance"].get("data_manifest_sha256") != manifest_sha256(data) or record["split"] != split:
+        raise ValueError(f"--baselines-from {npz} was made on another data set or split than --data {data} "
+                         f"--split {split}")
+    with np.load(npz) as f:
+        arrays = {k: f[k] for k in f.files}
+    if not np.array_equal(arrays["index"], index):
+        raise ValueError(f"--baselines-from {npz} holds other records ({len(arrays['index'])}) than this run "
+                         f"({len(index)}); give the same --n")
+    missing = [b for b in baselines if f"{b}_kind" not in arrays]
+    if missing:
+        raise ValueError(f"--baselines-from {npz} has no predictions of {missing}; run them with --baselines")
+    preds = {b: {k: arrays[f"{b}_{k}"] for k in OUTPUT_KEYS} for b in baselines}
+    prefixes = tuple(p for b in baselines for p in TIMED_STEPS[b])
+    return Reused(preds, {k: v for k, v in record["timings"].items() if k.startswith(prefixes)}, str(npz))
+
+
 def run_estimators(config: GenConfig, seed: int, split: str, batch: dict[str, np.ndarray], model: str | None,
-                   baselines: tuple[str, ...]
+                   baselines: tuple[str, ...], reused: Reused | None = None,
                    ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], dict[str, float]]:
-    """Predictions of each chosen estimator on ``batch``, a dense-head model's extra outputs (presence
-    and fit confidence, for the .npz), and the seconds each took."""
+    """Predictions of each chosen estimator on ``batch`` (those in ``reused`` taken from there), a
+    dense-head model's extra outputs (presence and fit confidence, for the .npz), and the seconds each
+    took."""
     images = batch["image"]
-    preds: dict[str, dict[str, np.ndarray]] = {}
-    timings: dict[str, float] = {}
+    preds: dict[str, dict[str, np.ndarray]] = dict(reused.preds) if reused else {}
+    timings: dict[str, float] = dict(reused.timings) if reused else {}
+    baselines = tuple(b for b in baselines if b not in preds)
     extras: dict[str, np.ndarray] = {}
     if "ridge" in baselines:
         t = time.perf_counter()
@@ -131,11 +173,13 @@ def run_estimators(config: GenConfig, seed: int, split: str, batch: dict[str, np
 
 
 def evaluate(data: str | Path, split: str, n: int | None, model: str | None, baselines: tuple[str, ...],
-             snr_step_db: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Run everything; returns (result dict for the JSON, per-sample arrays for the .npz)."""
+             snr_step_db: float, baselines_from: Path | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run everything (the baselines read from ``baselines_from``, an earlier run's .npz, if given);
+    returns (result dict for the JSON, per-sample arrays for the .npz)."""
     manifest = read_manifest(data)
     config = manifest_config(manifest)
     batch = read_split(data, split, n)
+    reused = reuse_baselines(baselines_from, baselines, data, split, batch["index"]) if baselines_from else None
     truth = {k: batch[k].astype(np.float64) for k in TARGETS}
     truth["kind"] = batch["kind"].astype(np.int64)
 
@@ -144,11 +188,11 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
                                 truth["f_start_hz"], truth["f_end_hz"], batch["snr_db"])
     crb_s = time.perf_counter() - t
     crb_std = dict(zip(BOUND_TARGETS, (crb0, crb1), strict=True))
-    preds, extras, timings = run_estimators(config, int(manifest["seed"]), split, batch, model, baselines)
+    preds, extras, timings = run_estimators(config, int(manifest["seed"]), split, batch, model, baselines, reused)
     timings = {"crb_s": crb_s, **timings}
     n_done = len(batch["image"])
     for name in list(timings):
-        if name.endswith("_s") and name not in ("model_load_s",):
+        if name.endswith("_s") and name not in ("model_load_s",) and name.replace("_s", "_ms_per_sample") not in timings:
             timings[name.replace("_s", "_ms_per_sample")] = 1e3 * timings[name] / n_done
 
     edges = snr_edges(config.signal.snr_db, snr_step_db)
@@ -163,6 +207,7 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
         "split": split,
         "n": n_done,
         "model_run": str(model) if model else None,
+        "baselines_from": reused.source if reused else None,
         "kind_names": list(KIND_NAMES),
         "snr_edges_db": edges,
         "bin_widths": widths,
@@ -186,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=None, help="first N samples of the split (default: all)")
     parser.add_argument("--model", default=None, help="chirploc run directory to evaluate next to the baselines")
     parser.add_argument("--baselines", default=",".join(BASELINES), help="comma-separated subset of ridge,ml ('' for none)")
+    parser.add_argument("--baselines-from", type=Path, default=None,
+                        help="an earlier run's .npz on the same records: take the baselines' predictions (and "
+                             "timings) from it instead of running them again")
     parser.add_argument("--snr-step-db", type=float, default=5.0, help="width of the SNR bins")
     parser.add_argument("--out", default="benchmarks/results/accuracy.json", help="results JSON to write")
     args = parser.parse_args(argv)
@@ -196,7 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.n is not None and args.n <= 0:
         parser.error(f"--n {args.n} must be > 0")
     t = time.perf_counter()
-    result, arrays = evaluate(args.data, args.split, args.n, args.model, chosen, args.snr_step_db)
+    try:
+        result, arrays = evaluate(args.data, args.split, args.n, args.model, chosen, args.snr_step_db,
+                                  args.baselines_from)
+    except ValueError as exc:
+        parser.error(str(exc))
     manifest = read_manifest(args.data)
     result["timings"]["total_s"] = time.perf_counter() - t
     result = {

@@ -47,3 +47,28 @@ def test_tables_follow_the_targets(results, tmp_path):
     headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
     assert [h.split()[0] for h in headings[: len(TARGETS)]] == list(TARGETS)
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_baselines_are_taken_from_an_earlier_run_on_the_same_records_only(results, tmp_path, monkeypatch, capsys):
+    data = results.parent.parent / "data"
+    again = tmp_path / "again.json"
+
+    def not_run(*args, **kwargs):
+        raise AssertionError("a reused baseline ran again")
+
+    monkeypatch.setattr(accuracy, "run_baseline", not_run)
+    assert accuracy.main(["--data", str(data), "--split", "test", "--out", str(again),
+                          "--baselines-from", str(results.with_suffix(".npz"))]) == 0
+    first, second = (json.loads(p.read_text()) for p in (results, again))
+    assert second["estimators"] == first["estimators"]
+    assert second["timings"]["ml_ms_per_sample"] == first["timings"]["ml_ms_per_sample"]
+    assert second["baselines_from"] == str(results.with_suffix(".npz"))
+    with np.load(again.with_suffix(".npz")) as f, np.load(results.with_suffix(".npz")) as g:
+        assert np.array_equal(f["ridge_f_start_hz"], g["ridge_f_start_hz"], equal_nan=True)
+    # other records (another split) are refused with one line, nothing written
+    refused = tmp_path / "refused.json"
+    with pytest.raises(SystemExit) as exc:
+        accuracy.main(["--data", str(data), "--split", "train", "--out", str(refused),
+                       "--baselines-from", str(results.with_suffix(".npz"))])
+    assert exc.value.code == 2 and "made on another data set or split" in capsys.readouterr().err
+    assert not refused.exists()
