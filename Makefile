@@ -47,7 +47,12 @@ bench-full: $(STAMP)
 	$(BIN)/python benchmarks/accuracy.py --data data/bench --split test --model chirploc/models/default --out benchmarks/results/accuracy.json
 	$(BIN)/python benchmarks/tables.py benchmarks/results/accuracy.json --out benchmarks/results/accuracy.md
 	$(BIN)/python benchmarks/detection.py
-	$(BIN)/python benchmarks/ablation.py --backbone runs/reference-cpu_dense-pre --images 12800
+	$(BIN)/chirpgen make --n 6000 --seed 31337 --out data/fresh --quiet
+	$(BIN)/python benchmarks/accuracy.py --data data/fresh --split train --model chirploc/models/default --out benchmarks/results/accuracy_fresh.json
+	$(BIN)/python benchmarks/decode_steps.py
+	$(BIN)/python benchmarks/kind_separation.py
+	$(BIN)/python benchmarks/track_precision.py
+	$(BIN)/python benchmarks/ablation.py --backbone runs/reference-cpu_dense-pre --images 25600
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_train_speed.py --config benchmarks/reference/cpu_dense.yaml --threads 2 --out benchmarks/results/train_speed_cpu_reference.json
 	$(BIN)/python benchmarks/bench_inference.py

@@ -142,7 +142,8 @@ def _schedule(config: dict[str, Any]) -> str:
     """The lr schedule of a recipe (or of its ``pretrain`` section merged over it) in words."""
     words = f"{config['epochs']} epochs at lr {config['lr']:g} (cut on plateaus)"
     decay = config.get("decay_epochs", 0)
-    return words + (f", falling linearly towards zero over the last {decay}" if decay else "")
+    last = "the last epoch" if decay == 1 else f"the last {decay} epochs"
+    return words + (f", falling linearly towards zero over {last}" if decay else "")
 
 
 def model_card(card: CardInputs, prov: dict[str, Any]) -> str:

@@ -60,9 +60,9 @@ def test_card_numbers_follow_the_files(tmp_path):
     assert "chirpgen set (SNR 3 to 21 dB, seed 7) of 555 samples (444 train)" in card
     assert "(benchmark test split, 17 samples)" in card
     # the pretraining keeps the recipe's decay, which its own section does not override
-    assert "(444 train), 9 epochs at lr 0.001 (cut on plateaus), falling linearly towards zero over the last 1, " \
-           "1.5 min of epochs" in card
-    assert "3 epochs at lr 0.0002 (cut on plateaus), falling linearly towards zero over the last 1, 2.2 min" in card
+    assert "(444 train), 9 epochs at lr 0.001 (cut on plateaus), falling linearly towards zero over the last " \
+           "epoch, 1.5 min of epochs" in card
+    assert "3 epochs at lr 0.0002 (cut on plateaus), falling linearly towards zero over the last epoch, 2.2 min" in card
     assert "Best epoch 5" in card and "3.0 MB" in card and "LoRA r=4, alpha=8" in card
     for typed in ("128 x 128", "24,000", "3,000"):
         assert typed not in card
