@@ -254,8 +254,9 @@ def experiments(records: list[dict[str, Any]]) -> list[str]:
         recipe = r["recipe"]
         model = ", ".join(f"{k}={json.dumps(v)}" for k, v in recipe["model"].items())
         budget = f"{recipe['epochs']} x {recipe['epoch_samples'] or 'all'}"
-        if recipe.get("decay_epochs"):
-            budget += f", lr decaying over the last {recipe['decay_epochs']}"
+        decay = recipe.get("decay_epochs", 0)
+        if decay:
+            budget += ", lr decaying over the last " + ("epoch" if decay == 1 else f"{decay} epochs")
         m = r["median"]
         lines.append(md_row([r["name"], f"{model}; {budget}", f"{r['minutes']:.1f}", f"{r['images_per_s']:.0f}",
                              f"{m['t_start_s']:.3f}", f"{m['f_start_hz']:.3f}", f"{m['f_end_hz']:.3f}",

@@ -50,3 +50,15 @@ def test_unknown_placeholder_is_an_error_naming_it(tmp_path, monkeypatch, capsys
     assert readme.main(["--out", str(tmp_path / "README.md")]) == 0
     h, w = bench_config()[1].image_shape
     assert (tmp_path / "README.md").read_text().splitlines()[1] == f"{h} x {w} images"
+
+
+def test_experiment_rows_state_the_budget_and_the_lr_decay():
+    def record(**recipe):
+        return {"name": "n", "note": "", "minutes": 1.0, "images_per_s": 2.0, "kind_accuracy": 0.5,
+                "median": {t: 0.1 for t in ("t_start_s", "f_start_hz", "f_end_hz", "duration_s")},
+                "recipe": {"model": {"lora_r": 4}, "epochs": 3, "epoch_samples": 0, **recipe}}
+
+    old, one, two = (readme.experiments([r])[-1] for r in (record(), record(decay_epochs=1), record(decay_epochs=2)))
+    assert "| lora_r=4; 3 x all |" in old  # a record from before the decay existed
+    assert "3 x all, lr decaying over the last epoch |" in one
+    assert "3 x all, lr decaying over the last 2 epochs |" in two
