@@ -98,7 +98,7 @@ def regenerate_signals(config: GenConfig, seed: int, split: str, index: np.ndarr
     return signals
 
 
-TIMED_STEPS = {"ridge": ("ridge_",), "ml": ("regenerate_", "ml_")}  # each baseline's entries in "timings"
+TIMED_STEPS = {"ridge": ("ridge",), "ml": ("regenerate", "ml")}  # each baseline's steps in "timings"
 
 
 class Reused(NamedTuple):
@@ -131,8 +131,8 @@ def reuse_baselines(npz: Path, baselines: tuple[str, ...], data: str | Path, spl
     if missing:
         raise ValueError(f"--baselines-from {npz} has no predictions of {missing}; run them with --baselines")
     preds = {b: {k: arrays[f"{b}_{k}"] for k in OUTPUT_KEYS} for b in baselines}
-    prefixes = tuple(p for b in baselines for p in TIMED_STEPS[b])
-    return Reused(preds, {k: v for k, v in record["timings"].items() if k.startswith(prefixes)}, str(npz))
+    steps = [f"{step}_s" for b in baselines for step in TIMED_STEPS[b]]  # per sample again below: the same records
+    return Reused(preds, {k: record["timings"][k] for k in steps if k in record["timings"]}, str(npz))
 
 
 def run_estimators(config: GenConfig, seed: int, split: str, batch: dict[str, np.ndarray], model: str | None,
@@ -192,7 +192,7 @@ def evaluate(data: str | Path, split: str, n: int | None, model: str | None, bas
     timings = {"crb_s": crb_s, **timings}
     n_done = len(batch["image"])
     for name in list(timings):
-        if name.endswith("_s") and name not in ("model_load_s",) and name.replace("_s", "_ms_per_sample") not in timings:
+        if name.endswith("_s") and name not in ("model_load_s",):
             timings[name.replace("_s", "_ms_per_sample")] = 1e3 * timings[name] / n_done
 
     edges = snr_edges(config.signal.snr_db, snr_step_db)

@@ -61,14 +61,12 @@ def true_tracks(records: dict[str, np.ndarray], frame: GenConfig) -> tuple[np.nd
     and the law whose fit to the track leaves the smallest weighted residual (B,)."""
     errors, kinds = [], []
     for lo in range(0, len(records["kind"]), BATCH):
-        part = {k: np.asarray(records[k][lo : lo + BATCH]) for k in (*TARGETS, "kind")}
-        truth = {k: part[k].astype(np.float64) for k in TARGETS} | {"kind": part["kind"].astype(np.int64)}
-        u, y, w = peak_track(records["image"][lo : lo + BATCH], truth, frame)
+        part = slice(lo, lo + BATCH)
+        truth = {k: records[k][part].astype(np.float64) for k in TARGETS} | {"kind": records["kind"][part].astype(np.int64)}
+        u, y, w = peak_track(records["image"][part], truth, frame)  # M columns: as many as the longest chirp fills
         errors.append(np.where(w > 0, y - law_curves(truth, u), np.nan))
         kinds.append(law_residuals(u, y, w).argmin(1))
-    width = max(e.shape[1] for e in errors)
-    padded = [np.pad(e, ((0, 0), (0, width - e.shape[1])), constant_values=np.nan) for e in errors]
-    return np.concatenate(padded), np.concatenate(kinds)
+    return np.concatenate(errors), np.concatenate(kinds)
 
 
 def evaluate(records: dict[str, np.ndarray], frame: GenConfig, min_snr_db: float,

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_data import DEFAULT_OUT, ensure_bench_data  # noqa: E402
@@ -34,6 +34,9 @@ from benchmarks.provenance import REPO, provenance  # noqa: E402
 from chirpgen.config import GenConfig  # noqa: E402
 from chirpgen.plumbing import read_json, write_json_atomic, write_text_atomic  # noqa: E402
 from chirpgen.shards import manifest_config, read_manifest  # noqa: E402
+
+if TYPE_CHECKING:
+    from chirploc.config import TrainConfig
 
 PACKAGE_DIR = REPO / "chirploc" / "models" / "default"
 MAX_BYTES = 25 * 2**20
@@ -138,20 +141,21 @@ def _head_words(model: dict[str, Any]) -> str:
     return "a head over all tokens"
 
 
-def _schedule(config: dict[str, Any]) -> str:
-    """The lr schedule of a recipe (or of its ``pretrain`` section merged over it) in words."""
-    words = f"{config['epochs']} epochs at lr {config['lr']:g} (cut on plateaus)"
-    decay = config.get("decay_epochs", 0)
-    last = "the last epoch" if decay == 1 else f"the last {decay} epochs"
-    return words + (f", falling linearly towards zero over {last}" if decay else "")
+def _schedule(config: TrainConfig) -> str:
+    """The lr schedule of a recipe in words."""
+    words = f"{config.epochs} epochs at lr {config.lr:g} (cut on plateaus)"
+    last = "the last epoch" if config.decay_epochs == 1 else f"the last {config.decay_epochs} epochs"
+    return words + (f", falling linearly towards zero over {last}" if config.decay_epochs else "")
 
 
 def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
     """The packaged model's README.md: frame, recipe and test table, every number from ``card``."""
+    from chirploc.config import TrainConfig
     from chirploc.fit import FALLBACK_EVIDENCE_OFF, RIDGE_GATE_COLUMNS, RIDGE_GATE_SHARE, RIDGE_GATE_Z
     from chirploc.metrics import format_table
 
     frame, model = card.frame, card.run_config["model"]
+    recipe = TrainConfig.from_dict(card.run_config)
     sig = frame.signal
     height, width = frame.image_shape
     pre = card.pretrain_manifest
@@ -178,12 +182,12 @@ def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
         f"- Backbone: timm `{model['arch']}` with {json.dumps(model['model_kwargs'])}, `in_chans=1`, "
         f"pretrained in full by `chirploc pretrain` on a chirpgen set (SNR {pre_snr_db[0]:g} to "
         f"{pre_snr_db[1]:g} dB, seed {pre['seed']}{_no_chirp_share(pre)}) of {pre['n']:,} samples "
-        f"({pre['split_counts']['train']:,} train), {_schedule({**card.run_config, **card.run_config.get('pretrain', {})})}, "
+        f"({pre['split_counts']['train']:,} train), {_schedule(recipe.for_pretrain())}, "
         f"{card.minutes['pretrain']:.1f} min of epochs.",
         f"- Adaptation: LoRA r={model['lora_r']}, alpha={model['lora_alpha']:g} on attention qkv/proj"
         f"{' and the MLP' if model['lora_mlp'] else ''}; {_head_words(model)} trained in full; "
         f"on the benchmark train split ({card.train_manifest['split_counts']['train']:,} samples, "
-        f"`benchmarks/bench_data.py`{_no_chirp_share(card.train_manifest)}), {_schedule(card.run_config)}, "
+        f"`benchmarks/bench_data.py`{_no_chirp_share(card.train_manifest)}), {_schedule(recipe)}, "
         f"{card.minutes['train']:.1f} min of epochs. "
         f"Best epoch {card.best_epoch} by val loss.",
         f"- Calibrated on the val splits by `benchmarks/calibrate.py`: presence logit offset "

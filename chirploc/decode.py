@@ -21,9 +21,10 @@ Notes:
     column the three rows with the most power: a bound on any curve's Z, so a fit that runs beside
     part of a plain chirp falls below it), or where the fitted chirp is shorter than
     ``ridge_gate_columns`` image columns (8.5, 4 s on the benchmark frame: its few columns are
-    smeared by the sweep within the window, and the maps' edges and law are least sure there), the ridge tracker (:mod:`chirploc.ridge`) also
-    reads the image, and its answer replaces the fit's when its curve has more evidence. On the benchmark
-    frame from -10 to 10 dB about one image in four is asked, one in five answered by the ridge.
+    smeared by the sweep within the window, and the maps' edges and law are least sure there), the
+    ridge tracker (:mod:`chirploc.ridge`) also reads the image, and its answer replaces the fit's
+    when its curve has more evidence. On the benchmark frame from -10 to 10 dB about one image in
+    four is asked, one in five or six answered by the ridge (benchmarks/README.md, decode steps).
     The output says which answered (``ridge``) and with what evidence (``evidence``).
 
     Fallback (:func:`chirploc.fit.apply_fallback`). A curve whose evidence stays weak (Z near what
