@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -63,3 +64,12 @@ def provenance(**extra: Any) -> dict[str, Any]:
         "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **extra,
     }
+
+
+def publish(out: Path, record: dict[str, Any], markdown: Callable[[dict[str, Any]], list[str]]) -> None:
+    """Write ``record`` to the results JSON ``out`` (atomically), then print its tables and where it went."""
+    from chirpgen.plumbing import write_json_atomic
+
+    write_json_atomic(out, record)
+    print("\n".join(markdown(record)))
+    print(f"wrote {out}")

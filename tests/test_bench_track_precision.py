@@ -1,5 +1,6 @@
-"""benchmarks/track_precision.py: the one-window bound against the Fisher information, and the
-track's precision and kind on real images against it."""
+"""benchmarks/track_precision.py: the one-window bound against the Fisher information, the pixel
+likelihood against the noncentral chi-squared law, and the track's precision and kind (and the whole
+image's) on real images."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ def test_the_one_window_bound_is_the_tone_crb(snr_db):
     assert float(tp.column_bound_hz(np.array([snr_db + 20.0]), frame)[0]) == pytest.approx(bound / 10, rel=1e-9)
 
 
+def test_the_pixel_likelihood_is_the_noncentral_chi_squared_density():
+    from scipy.stats import ncx2
+
+    power = np.array([0.05, 0.7, 2.0, 9.0, 40.0])
+    for clean in (0.5, 3.0, 25.0):  # 2 P / 1 is chi-squared with 2 degrees of freedom, noncentrality 2 c
+        want = np.sum(np.log(2.0 * ncx2.pdf(2.0 * power, 2, 2.0 * clean)))
+        assert tp.pixel_loglik(power, np.full_like(power, clean)) == pytest.approx(want, rel=1e-9)
+    assert tp.pixel_loglik(power, np.zeros_like(power)) == pytest.approx(-power.sum())  # noise alone: exponential
+
+
 @pytest.fixture(scope="module")
 def clear_chirps(tmp_path_factory):
     from chirpgen.dataset import make_dataset
@@ -44,7 +55,7 @@ def clear_chirps(tmp_path_factory):
 
 def test_the_track_on_real_images_is_near_the_bound_and_tells_distant_laws_apart(clear_chirps):
     records, frame = clear_chirps
-    record = tp.evaluate(records, frame, min_snr_db=5.0)
+    record = tp.evaluate(records, frame, 5.0, seed=12, split="train")
     assert record["n_chirps"] == int((records["kind"] >= 0).sum()) >= 60
     (row,) = record["precision"]  # every chirp lies in 5..10 dB
     assert row["snr_lo_db"] == 5.0 and row["columns"] > 10 * row["chirps"]
@@ -52,13 +63,23 @@ def test_the_track_on_real_images_is_near_the_bound_and_tells_distant_laws_apart
     assert 1.0 < row["ratio"] < 3.0
     assert row["track_rms_hz"] < 0.2 * frame.bin_hz
     distant = [b for b in record["separation"]["bins"] if b["lo_hz"] >= 0.2 and b["n"]]
-    hits = sum(b["kind_accuracy"][tp.TRACK] * b["n"] for b in distant)
-    assert hits / sum(b["n"] for b in distant) > 0.9  # laws apart by a fifth of a row or more
+    for reader in (tp.TRACK, tp.IMAGE):
+        hits = sum(b["kind_accuracy"][reader] * b["n"] for b in distant)
+        assert hits / sum(b["n"] for b in distant) > 0.9  # laws apart by a fifth of a row or more
+    (by_snr,) = record["kind_by_snr"]
+    assert by_snr["chirps"] == record["kind_all"]["chirps"] == record["n_chirps"]
+    assert record["kind_all"]["kind_accuracy"][tp.IMAGE] > 0.85
     lines = tp.markdown(json.loads(json.dumps(record)))
-    assert any(line.startswith("| 5..10 |") for line in lines) and lines[-1].startswith("| all |")
+    assert sum(line.startswith("| 5..10 |") for line in lines) == 2 and lines[-1].startswith("| all |")
+
+
+def test_the_likelihood_ratio_refuses_records_of_another_seed(clear_chirps):
+    records, frame = clear_chirps
+    with pytest.raises(ValueError, match="not chirpgen's sample of seed 13"):
+        tp.image_kinds({k: v[:1] for k, v in records.items()}, frame, seed=13, split="train")
 
 
 def test_no_chirps_above_the_threshold_is_refused(clear_chirps):
     records, frame = clear_chirps
     with pytest.raises(ValueError, match="no chirps with SNR >= 30 dB"):
-        tp.evaluate(records, frame, min_snr_db=30.0)
+        tp.evaluate(records, frame, 30.0, seed=12, split="train")
