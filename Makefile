@@ -52,6 +52,7 @@ bench-full: $(STAMP)
 	$(BIN)/python benchmarks/decode_steps.py
 	$(BIN)/python benchmarks/kind_separation.py
 	$(BIN)/python benchmarks/track_precision.py
+	$(BIN)/python benchmarks/recordings.py
 	$(BIN)/python benchmarks/ablation.py --backbone runs/reference-cpu_dense-pre --images 25600
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_train_speed.py --config benchmarks/reference/cpu_dense.yaml --threads 2 --out benchmarks/results/train_speed_cpu_reference.json

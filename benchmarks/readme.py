@@ -6,7 +6,8 @@ Reads ``benchmarks/README.in.md`` and replaces each line ``{{name}}`` with a tab
 ``benchmarks/results/``: ``accuracy`` (the full accuracy tables), ``headline`` (model vs baselines vs
 bound per kind), ``decode_steps`` (what each decode step adds), ``detection`` (presence against SNR),
 ``kind_separation`` (kind against law separation), ``track_precision`` (the column peaks' precision
-and the kind they hold), ``ablation`` (heads and adaptation at one budget), ``generate_speed``,
+and the kind they hold), ``recordings`` (WAV files of another tool, described), ``ablation`` (heads
+and adaptation at one budget), ``generate_speed``,
 ``train_speed`` and ``inference_speed``. A missing results file becomes a line saying which
 command writes it. A ``{{name}}`` inside a line is a value (see :func:`values`): the benchmark data
 set's frame from ``benchmarks/bench_data.json`` and its preset, the image grid from
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks import kind_separation, track_precision  # noqa: E402
+from benchmarks import kind_separation, recordings, track_precision  # noqa: E402
 from benchmarks.provenance import REPO  # noqa: E402
 from benchmarks.tables import PRIOR_ART_PEARSON_T_START, fmt, markdown, md_header, md_row  # noqa: E402
 from chirpgen.config import TARGETS, load_config  # noqa: E402
@@ -309,6 +310,9 @@ def sections() -> dict[str, list[str]]:
     track = _load("track_precision.json")
     out["track_precision"] = [_source(track, "track_precision.json"), "", *track_precision.markdown(track)] if track else [
         missing.format("python benchmarks/track_precision.py")]
+    rec = _load("recordings.json")
+    out["recordings"] = [_source(rec, "recordings.json"), "", *recordings.markdown(rec)] if rec else [
+        missing.format("python benchmarks/recordings.py")]
     det = _load("detection.json")
     out["detection"] = [_source(det, "detection.json"), "", *detection(det)] if det else [
         missing.format("python benchmarks/detection.py")]

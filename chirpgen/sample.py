@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, SPLIT_NAMES, GenConfig, kind_name
+from chirpgen.config import KIND_NAMES, NO_CHIRP_KIND, SPLIT_NAMES, GenConfig, SignalConfig, kind_name
 from chirpgen.signal import NOISE_FUNCTIONS, chirp_waveform
 from chirpgen.spectrogram import render_image
 
@@ -89,6 +89,16 @@ def has_chirp(config: GenConfig, seed: int, split: str, index: int) -> bool:
     return bool(np.random.default_rng(seq.spawn(1)[0]).random() >= config.signal.p_no_chirp)
 
 
+def draw_frequencies(sig: SignalConfig, rng: np.random.Generator) -> tuple[float, float]:
+    """(f_start, f_end) uniform over the part of the band square ``sig.freq_hz`` x ``sig.freq_hz`` with
+    |f_end - f_start| <= ``sig.max_sweep_hz`` (rejection sampling)."""
+    lo, hi = sig.freq_hz
+    while True:
+        f_start_hz, f_end_hz = rng.uniform(lo, hi, size=2)
+        if abs(f_end_hz - f_start_hz) <= sig.max_sweep_hz:
+            return float(f_start_hz), float(f_end_hz)
+
+
 def draw_params(config: GenConfig, rng: np.random.Generator) -> ChirpParams:
     """Draw one chirp's parameters.
 
@@ -99,11 +109,7 @@ def draw_params(config: GenConfig, rng: np.random.Generator) -> ChirpParams:
     kind = sig.kinds[int(rng.integers(len(sig.kinds)))]
     t_start_s = rng.uniform(*sig.t_start_s)
     duration_s = rng.uniform(*sig.duration_s)
-    lo, hi = sig.freq_hz
-    while True:
-        f_start_hz, f_end_hz = rng.uniform(lo, hi, size=2)
-        if abs(f_end_hz - f_start_hz) <= sig.max_sweep_hz:
-            break
+    f_start_hz, f_end_hz = draw_frequencies(sig, rng)
     snr_db = rng.uniform(*sig.snr_db)
     phase0_rad = rng.uniform(0.0, 2 * np.pi)
     return ChirpParams(

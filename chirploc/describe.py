@@ -8,8 +8,8 @@
 
 Images must have the model's geometry and are described as they are. Recordings are prepared by
 :mod:`chirploc.recording`: made mono, resampled to the model's rate, divided by their noise level,
-then padded to the model's frame or, when longer, scanned in overlapping frames; every step is in
-the result's ``notes``. A chirp is reported where the model's presence probability is at least 0.5.
+then scanned in overlapping frames (padded with the frame's noise where they reach past it); every
+step is in the result's ``notes``. A chirp is reported where the model's presence probability is at least 0.5.
 Where frames overlap, one chirp found twice is reported once (:func:`merge_frames`).
 """
 
@@ -54,6 +54,7 @@ FRAMES_PER_BATCH = 256  # frames predicted together (inputs are read until a bat
 MIN_P_CHIRP = 0.5  # presence probability from which a chirp is reported
 WEAK_TRUST = 0.99  # below this weight of the fit, the JSON notes say how much of the answer is the middle
 DUPLICATE_OVERLAP = 0.5  # two chirps overlapping this much of the shorter one's duration are one
+IN_RECORDING = 0.5  # a chirp found with less than this share of its duration inside the recording lies in its padding
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,9 @@ class _Prepared:
     segments: list[Segment] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
-    signal: np.ndarray | None = None  # a recording longer than the frame, for figures
+    signal: np.ndarray | None = None  # a recording described in more than one frame, for figures
     rate_hz: float = 0.0
+    length_s: float | None = None  # a recording's length: its frames reach past it into padding
 
 
 # --- reading inputs -------------------------------------------------------------------------------
@@ -251,7 +253,8 @@ def _prepare_path(path: Path, frame: GenConfig, sample_rate_hz: float | None, sc
 def _prepare_signal(source: str, signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str) -> _Prepared:
     segments, notes = recording_segments(signal, rate_hz, frame, scale, source)
     long = len(segments) > 1
-    return _Prepared(source, segments, notes, signal=signal if long else None, rate_hz=rate_hz)
+    return _Prepared(source, segments, notes, signal=signal if long else None, rate_hz=rate_hz,
+                     length_s=len(signal) / rate_hz)
 
 
 def _prepare(item: Any, frame: GenConfig, sample_rate_hz: float | None, scale: str) -> _Prepared:
@@ -278,21 +281,29 @@ def _prepare(item: Any, frame: GenConfig, sample_rate_hz: float | None, scale: s
 # --- from frame predictions to chirps -------------------------------------------------------------
 
 
-def _frame_chirps(pred: dict[str, np.ndarray], rows: range, segments: list[Segment], frame: GenConfig) -> list[tuple[Chirp, bool]]:
+def _frame_chirps(pred: dict[str, np.ndarray], rows: range, segments: list[Segment], frame: GenConfig,
+                  length_s: float | None = None) -> list[tuple[Chirp, bool]]:
     """The chirps found in an input's frames, in the input's time, each with whether it touches an
-    inner frame edge (so may be cut off there)."""
+    inner frame edge (so may be cut off there) or starts at the latest start the model knows with a
+    frame after it (so may start later, where the next frame can say so). Of a recording of
+    ``length_s`` seconds, chirps that lie mostly in the padding past its ends are left out."""
     found = []
     edge = frame.column_s
+    lo, hi = frame.signal.t_start_s
     for n, (row, seg) in enumerate(zip(rows, segments, strict=True)):
         p = None if "p_chirp" not in pred else float(pred["p_chirp"][row])
         if p is not None and p < MIN_P_CHIRP:
             continue
         values = {k: float(pred[k][row]) for k in TARGETS}
-        cut = (n > 0 and values["t_start_s"] <= edge) or (
-            n < len(segments) - 1 and values["t_start_s"] + values["duration_s"] >= frame.signal.record_s - edge
-        )
+        later = n < len(segments) - 1
+        cut = (n > 0 and values["t_start_s"] <= lo + edge) or (later and (
+            values["t_start_s"] >= hi - edge or values["t_start_s"] + values["duration_s"] >= frame.signal.record_s - edge))
         confidence = float(pred["confidence"][row]) if "confidence" in pred else None
         values["t_start_s"] += seg.offset_s
+        if length_s is not None:
+            inside = min(values["t_start_s"] + values["duration_s"], length_s) - max(values["t_start_s"], 0.0)
+            if inside < IN_RECORDING * values["duration_s"]:
+                continue
         fallback = bool(pred["fallback"][row]) if "fallback" in pred else False
         evidence = float(pred["evidence"][row]) if "evidence" in pred else None
         ridge = bool(pred["ridge"][row]) if "ridge" in pred else False
@@ -308,8 +319,9 @@ def merge_frames(found: list[tuple[Chirp, bool]]) -> tuple[Chirp, ...]:
     Chirps whole in their frame come first, most confident first; one that overlaps a chirp already
     kept by ``DUPLICATE_OVERLAP`` of the shorter one's duration is the same chirp seen again. A chirp
     that touches an inner frame edge runs on into the next frame, which holds it whole (frames
-    overlap by the longest chirp, see chirploc.recording): it is kept only where it overlaps no chirp
-    kept before it.
+    overlap by the longest chirp, see chirploc.recording), and one found at the latest start the
+    model knows may start later, where the next frame can say so: such a chirp is kept only where it
+    overlaps no chirp kept before it.
     """
     def overlap(a: Chirp, b: Chirp) -> float:
         return min(a.t_end_s, b.t_end_s) - max(a.t_start_s, b.t_start_s)
@@ -335,7 +347,7 @@ def _describe_batch(batch: list[_Prepared], predictor: Predictor) -> list[Descri
             continue
         rows = range(row, row + len(p.segments))
         row += len(p.segments)
-        chirps = merge_frames(_frame_chirps(pred, rows, p.segments, predictor.frame))
+        chirps = merge_frames(_frame_chirps(pred, rows, p.segments, predictor.frame, p.length_s))
         p_max = float(np.max(pred["p_chirp"][rows.start : rows.stop])) if "p_chirp" in pred else None
         out.append(Description(p.source, chirps, p_max, tuple(p.notes)))
     return out

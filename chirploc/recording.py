@@ -1,5 +1,6 @@
 """Recordings into the model's frame: read a .wav or .npy file, make it mono, resample, scale by its
-noise level, then pad it to one frame or cut it into overlapping frames.
+noise level, then cut it into overlapping frames of the model's length, padded with the frame's noise
+where they reach past it.
 
 Only :func:`load_recording` touches a file; everything else is a pure function of its arguments
 and returns, besides its result, notes saying what it did to the recording.
@@ -17,10 +18,20 @@ Notes:
     the columns whose window lies wholly inside the recording: a chirp fills one bin in a column,
     so the median hardly sees it, and it is measured on the real samples before any padding.
 
-    Frames: a recording longer than the frame is described in frames of the frame's length that
-    start every ``t_start span`` seconds (the span of start times the model was trained on), the
-    last one ending with the recording; so every chirp the model could see whole in a frame lies
-    whole in one of them.
+    Frames: the model knows chirps that start between ``t_start_s = [lo, hi]`` seconds into its
+    frame. A recording is described in frames of the frame's length; frame k starts at k (hi - lo) - lo
+    seconds, so it holds the chirps that start k (hi - lo) to (k + 1) (hi - lo) seconds into the
+    recording where the model knows them, and there are as many frames as it takes for every start
+    up to the recording's end less the shortest chirp (``duration_s[0]``). Frames reach past the
+    recording's ends: a chirp 50 s into a 60 s recording starts 5 s into the second frame, where
+    the default model (lo, hi = 0, 45 s) can say so, and not 50 s into the first, where it cannot.
+    Frames overlap by the frame's length less the start span, which is the longest chirp for the
+    default frame.
+
+    Padding: a recording is padded, at its frame's rate and in its units, with the frame's noise
+    (chirpgen's, of unit variance: the recording's own level after the division by it), the same
+    draw for every recording. Zeros would leave an edge the model never saw in training, where the recording
+    stops, whose broadband step it can take for the end of a chirp.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ import numpy as np
 
 from chirpgen.config import GenConfig
 from chirpgen.plumbing import UserError
+from chirpgen.signal import NOISE_FUNCTIONS
 from chirpgen.spectrogram import column_centres, power_to_grey, render_image, stft_power
 
 RECORDING_SUFFIXES = (".wav", ".npy")
@@ -42,6 +54,7 @@ MAX_RESAMPLE_FACTOR = 100_000  # largest up or down factor of an exact resamplin
 MAX_CHANNELS = 64  # a 2-D recording's shorter axis is its channels, up to this many
 
 
+PAD_SEED = 0  # padding is the frame's noise drawn from this seed: the same for every recording
 MAX_RAW_AMPLITUDE = 1e15  # with --scale raw: the float32 STFT's power stays far from overflow
 
 
@@ -210,13 +223,13 @@ class Segment:
 
 
 def frame_starts(n: int, frame: GenConfig) -> list[int]:
-    """Start samples of the frames that cover a recording of ``n`` samples (see Notes)."""
-    size = frame.signal.n_samples
-    if n <= size:
-        return [0]
-    lo, hi = frame.signal.t_start_s
-    hop = max(1, int((hi - lo) * frame.signal.sample_rate_hz)) if hi > lo else size
-    return [*range(0, n - size, hop), n - size]
+    """Start samples of the frames that describe a recording of ``n`` samples (see Notes); a start
+    below 0 or a frame past ``n`` reaches into the padding."""
+    sig = frame.signal
+    lo, hi = (round(t * sig.sample_rate_hz) for t in sig.t_start_s)
+    hop = hi - lo if hi > lo else sig.n_samples
+    last_start = n - round(sig.duration_s[0] * sig.sample_rate_hz)  # the latest start of a whole chirp
+    return [k * hop - lo for k in range(max(1, -(-last_start // hop)))]
 
 
 def in_frame_units(
@@ -237,6 +250,13 @@ def in_frame_units(
     return signal, notes
 
 
+def pad_with_noise(signal: np.ndarray, before: int, after: int, frame: GenConfig) -> np.ndarray:
+    """``signal`` (in the frame's units) with ``before`` and ``after`` samples of the frame's noise
+    (chirpgen's, of unit variance) drawn from ``PAD_SEED`` (see Notes)."""
+    fill = NOISE_FUNCTIONS[frame.signal.noise](np.random.default_rng(PAD_SEED), before + after)
+    return np.concatenate([fill[:before], signal, fill[before:]])
+
+
 def recording_segments(
     signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str = "noise", name: str | Path = "recording"
 ) -> tuple[list[Segment], list[str]]:
@@ -254,14 +274,17 @@ def recording_segments(
     signal, notes = in_frame_units(signal, rate_hz, frame, scale, name)
     size, have_s, record_s = frame.signal.n_samples, len(signal) / target_hz, frame.signal.record_s
     starts = frame_starts(len(signal), frame)
-    if len(signal) < size:
-        notes.append(f"zero-padded from {have_s:.3g} s to the model's {record_s:g} s frame")
-        signal = np.pad(signal, (0, size - len(signal)))
-    elif len(starts) > 1:
-        step = (starts[1] - starts[0]) / target_hz if len(starts) > 2 else (starts[-1] - starts[0]) / target_hz
+    before, after = max(0, -starts[0]), max(0, starts[-1] + size - len(signal))
+    lo, hi = frame.signal.t_start_s
+    if len(starts) == 1:
+        if before or after:
+            notes.append(f"padded with noise from {have_s:.3g} s to the model's {record_s:g} s frame")
+    else:
         notes.append(f"{have_s:.4g} s long: scanned in {len(starts)} overlapping frames of {record_s:g} s "
-                     f"(starts {step:g} s apart, the last one ending with the recording)")
-    images = render_image(np.stack([signal[s : s + size] for s in starts]), frame)
+                     f"(starts {(starts[1] - starts[0]) / target_hz:g} s apart, so that each chirp starts "
+                     f"{lo:g}-{hi:g} s into one of them{'; padded with noise past the end' if after else ''})")
+    signal = pad_with_noise(signal, before, after, frame)
+    images = render_image(np.stack([signal[s + before : s + before + size] for s in starts]), frame)
     return [Segment(s / target_hz, image) for s, image in zip(starts, images, strict=True)], notes
 
 

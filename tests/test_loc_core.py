@@ -262,7 +262,9 @@ def test_describe_wav_matches_the_sample_image(tiny_run, frame, tmp_path):
     path = tmp_path / "rec.wav"
     wavfile.write(path, int(frame.signal.sample_rate_hz), sample.signal.astype(np.float32))
     ((raw, prepared),) = describe_many([path], predictor, scale="raw", keep_images=True)
-    assert raw.notes == () and len(prepared.segments) == 1
+    assert raw.notes == ("60 s long: scanned in 2 overlapping frames of 60 s (starts 45 s apart, so that each chirp "
+                         "starts 0-45 s into one of them; padded with noise past the end)",)
+    assert [s.offset_s for s in prepared.segments] == [0.0, 45.0]
     image = prepared.segments[0].image
     assert np.abs(image.astype(int) - sample.image.astype(int)).max() <= 1  # float32 rounding
     want = predictor.predict(sample.image)
@@ -286,7 +288,7 @@ def test_describe_resamples_and_pads_recordings(tiny_run, frame, tmp_path):
     assert d.notes[0] == "2 channels (axis 1 of (15360, 2)) averaged to mono"
     assert d.notes[1] == "resampled from 512 Hz to 256 Hz"
     assert d.notes[2].startswith("divided by its noise level ")
-    assert d.notes[3] == "zero-padded from 30 s to the model's 60 s frame"
+    assert d.notes[3] == "padded with noise from 30 s to the model's 60 s frame"
 
 
 # --- CLI ----------------------------------------------------------------------------------------
@@ -307,7 +309,7 @@ def test_cli_evaluate_writes_table_json_csv(tiny_run, tiny_data, tmp_path):
 def test_cli_describe_json_and_plot(tiny_run, tiny_data, tmp_path):
     pixels = read_split(tiny_data, "test", 1)["image"][0]
     Image.fromarray(pixels, mode="L").save(tmp_path / "a.png")
-    np.save(tmp_path / "b.npy", make_sample(load_run(tiny_run).frame, 0, "test", 5).signal)
+    np.save(tmp_path / "b.npy", make_sample(load_run(tiny_run).frame, 0, "test", 5).signal[: 40 * 256])  # one frame
     result = _invoke(
         [
             "describe",

@@ -36,6 +36,7 @@ from chirploc.recording import (
     frame_starts,
     load_recording,
     noise_level,
+    pad_with_noise,
     pcm_to_float,
     recording_segments,
     recording_spectrogram,
@@ -224,37 +225,52 @@ def test_noise_level_of_unit_variance_noise_is_one_and_ignores_a_chirp_and_paddi
         scale_to_noise(np.zeros(1000), frame, "x.wav")
 
 
-def test_frame_starts_cover_the_recording_every_start_span(frame):
-    size, hop = frame.signal.n_samples, 45 * 256  # the frame's chirps start in 0-45 s
-    assert frame_starts(10, frame) == [0] and frame_starts(size, frame) == [0]
-    assert frame_starts(300 * 256, frame) == [0, hop, 2 * hop, 3 * hop, 4 * hop, 5 * hop, 240 * 256]
-    assert frame_starts(size + 1, frame) == [0, 1]  # the last frame ends with the recording
+def test_frame_starts_let_every_chirp_start_where_the_model_knows_starts(frame):
+    size, hop = frame.signal.n_samples, 45 * 256  # the frame's chirps start 0-45 s in and last 1-15 s
+    assert frame_starts(10, frame) == [0] and frame_starts(46 * 256, frame) == [0]
+    assert frame_starts(46 * 256 + 1, frame) == [0, hop]  # a 1 s chirp may start after 45 s
+    assert frame_starts(size, frame) == [0, hop]
+    assert frame_starts(300 * 256, frame) == [k * hop for k in range(7)]  # the last starts at 270 s
+    for n in (size, 100 * 256 + 17, 300 * 256):
+        starts = np.array(frame_starts(n, frame))
+        latest = n - 256  # every start up to the end less the shortest chirp lies 0-45 s into a frame
+        assert all(((s - starts >= 0) & (s - starts <= hop)).any() for s in range(0, latest + 1, 97))
 
 
-def test_recording_segments_pad_a_short_recording_after_measuring_its_noise(frame, noise):
+def test_recording_segments_pad_a_short_recording_with_noise_after_measuring_its_noise(frame, noise):
     short = 7.0 * noise[: 25 * 256]
     (segment,), notes = recording_segments(short, 256.0, frame, "noise", "x.wav")
     level = noise_level(short, frame)
     assert notes == [
         f"divided by its noise level {level:.3g}",
-        "zero-padded from 25 s to the model's 60 s frame",
+        "padded with noise from 25 s to the model's 60 s frame",
     ]
-    want = render_image(np.pad(short / level, (0, frame.signal.n_samples - len(short))), frame)
-    assert segment.offset_s == 0.0 and np.array_equal(segment.image, want)
-    (exact,), notes = recording_segments(noise, 256.0, frame, "raw")
-    assert notes == [] and np.array_equal(exact.image, render_image(noise, frame))
+    padded = pad_with_noise(short / level, 0, frame.signal.n_samples - len(short), frame)
+    assert segment.offset_s == 0.0 and np.array_equal(segment.image, render_image(padded, frame))
+    tail = padded[len(short):]  # the frame's noise, the same draw each time
+    assert np.array_equal(tail, pad_with_noise(short, 0, len(tail), frame)[len(short):])
+    assert abs(np.std(tail) - 1.0) < 0.02 and not np.array_equal(tail[:100], tail[100:200])
     (_,), notes = recording_segments(np.tile(noise[: 30 * 256], 2)[: 512 * 30], 512.0, frame, "raw")
-    assert notes == ["resampled from 512 Hz to 256 Hz", "zero-padded from 30 s to the model's 60 s frame"]
+    assert notes == ["resampled from 512 Hz to 256 Hz", "padded with noise from 30 s to the model's 60 s frame"]
+    (first,), _ = recording_segments(noise[: 46 * 256], 256.0, frame, "raw")  # one frame: a chirp starts by 45 s
+    assert np.array_equal(first.image, render_image(pad_with_noise(noise[: 46 * 256], 0, 14 * 256, frame), frame))
 
 
-def test_recording_segments_scan_a_long_recording_in_overlapping_frames(frame):
+def test_recording_segments_scan_a_recording_in_frames_that_reach_past_its_end(frame, noise):
+    segments, notes = recording_segments(noise, 256.0, frame, "raw")  # one frame's length: two frames
+    assert notes == ["60 s long: scanned in 2 overlapping frames of 60 s (starts 45 s apart, so that each chirp "
+                     "starts 0-45 s into one of them; padded with noise past the end)"]
+    assert [s.offset_s for s in segments] == [0.0, 45.0]
+    assert np.array_equal(segments[0].image, render_image(noise, frame))
     long = np.random.default_rng(2).standard_normal(300 * 256)
     segments, notes = recording_segments(long, 256.0, frame, "raw")
-    assert notes == ["300 s long: scanned in 7 overlapping frames of 60 s (starts 45 s apart, the last one ending with the recording)"]
-    assert [s.offset_s for s in segments] == [0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 240.0]
+    assert notes == ["300 s long: scanned in 7 overlapping frames of 60 s (starts 45 s apart, so that each chirp "
+                     "starts 0-45 s into one of them; padded with noise past the end)"]
+    assert [s.offset_s for s in segments] == [0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0]
+    padded = pad_with_noise(long, 0, 330 * 256 - len(long), frame)
     for s in segments:
         start = int(s.offset_s * 256)
-        assert np.array_equal(s.image, render_image(long[start : start + frame.signal.n_samples], frame))
+        assert np.array_equal(s.image, render_image(padded[start : start + frame.signal.n_samples], frame))
     whole = recording_spectrogram(long, 256.0, frame, "raw")
     assert whole.shape[0] == frame.image_shape[0] and whole.dtype == np.uint8
     assert whole.shape[1] == pytest.approx(300 / frame.column_s, abs=2)
@@ -264,7 +280,7 @@ def test_noise_scaling_makes_the_images_independent_of_the_gain(frame, noise):
     quiet, _ = recording_segments(0.01 * noise, 256.0, frame)
     loud, notes = recording_segments(100.0 * noise, 256.0, frame)
     assert np.abs(quiet[0].image.astype(int) - loud[0].image.astype(int)).max() <= 1  # float rounding
-    assert notes == [f"divided by its noise level {noise_level(100.0 * noise, frame):.3g}"]
+    assert notes[0] == f"divided by its noise level {noise_level(100.0 * noise, frame):.3g}"
     raw, _ = recording_segments(100.0 * noise, 256.0, frame, "raw")
     assert raw[0].image.mean() > loud[0].image.mean() + 50  # raw keeps the amplitude
     with pytest.raises(InputError, match=r"scale='loud' must be one of \['noise', 'raw'\]"):
@@ -440,7 +456,7 @@ def test_describe_many_keeps_input_order_and_goes_on_after_a_bad_input(frame, no
     inputs = [tmp_path / "a.png", tmp_path / "missing.png", str(tmp_path / "b.wav")]
     results = list(describe_many(inputs, predictor))
     (seen,) = predictor.batches
-    assert seen.shape == (2, *frame.image_shape) and seen.dtype == np.uint8
+    assert seen.shape == (3, *frame.image_shape) and seen.dtype == np.uint8  # the 60 s recording is two frames
     assert [r.source for r in results] == [str(p) for p in inputs]
     assert (
         results[1].error.endswith(
@@ -452,9 +468,10 @@ def test_describe_many_keeps_input_order_and_goes_on_after_a_bad_input(frame, no
     level = noise_level(noise.astype(np.float32).astype(np.float64), frame)
     assert results[2] == Description(
         str(tmp_path / "b.wav"),
-        (Chirp("quadratic", 10.0, 30.0, 20.0, 80.0),),
+        (Chirp("quadratic", 10.0, 30.0, 20.0, 80.0),),  # the second frame's at 55-85 s lies in the padding
         None,
-        (f"divided by its noise level {level:.3g}",),
+        (f"divided by its noise level {level:.3g}", "60 s long: scanned in 2 overlapping frames of 60 s (starts 45 s "
+         "apart, so that each chirp starts 0-45 s into one of them; padded with noise past the end)"),
     )
 
 
@@ -467,9 +484,9 @@ def test_describe_many_checks_scale_and_rate_and_notes_a_npy_rate(frame, noise, 
     np.save(tmp_path / "rec.npy", noise)
     ((d, prepared),) = describe_many([tmp_path / "rec.npy"], predictor, scale="raw", keep_images=True)
     assert np.array_equal(prepared.segments[0].image, render_image(noise, frame))
-    assert d.notes == ("no sample rate in a .npy file: taken as the model's 256 Hz (pass --rate to change)",)
+    assert d.notes[0] == "no sample rate in a .npy file: taken as the model's 256 Hz (pass --rate to change)"
     (d,) = describe_many([tmp_path / "rec.npy"], predictor, sample_rate_hz=512.0, scale="raw")
-    assert d.notes == ("resampled from 512 Hz to 256 Hz", "zero-padded from 30 s to the model's 60 s frame")
+    assert d.notes == ("resampled from 512 Hz to 256 Hz", "padded with noise from 30 s to the model's 60 s frame")
 
 
 def test_describe_many_takes_arrays(frame, noise, pixels):
@@ -489,11 +506,47 @@ def test_describe_many_takes_arrays(frame, noise, pixels):
 def test_a_long_recording_gives_chirps_in_recording_time_merged_across_frames(frame):
     """Every frame reports a chirp at 10-40 s of its own time: frames at 0, 45, ... s give chirps
     at 10, 55, ... s; neighbours overlapping by half are one chirp."""
-    long = np.random.default_rng(3).standard_normal(150 * 256)  # frames at 0, 45 and 90 s
+    long = np.random.default_rng(3).standard_normal(150 * 256)  # frames at 0, 45, 90 and 135 s
     (d,) = describe_many([long], FixedPredictor(frame), sample_rate_hz=256.0)
-    # 10-40 s and 55-85 s overlap by nothing; 100-130 s too: three chirps, all whole in their frame
+    # 10-40 s, 55-85 s and 100-130 s overlap by nothing: three chirps, all whole in their frame; the
+    # last frame's 145-175 s lies mostly past the recording's end, in the padding
     assert [c.t_start_s for c in d.chirps] == [10.0, 55.0, 100.0]
-    assert "150 s long: scanned in 3 overlapping frames of 60 s (starts 45 s apart, the last one ending with the recording)" in d.notes
+    assert ("150 s long: scanned in 4 overlapping frames of 60 s (starts 45 s apart, so that each chirp starts 0-45 s "
+            "into one of them; padded with noise past the end)") in d.notes
+
+
+class PerFramePredictor:
+    """Predicts, in frame k, the chirp ``chirps[k]`` = (t_start_s, duration_s, confidence)."""
+
+    def __init__(self, frame, chirps):
+        self.frame, self.chirps = frame, chirps
+
+    def predict(self, images):
+        t0, dur, confidence = (np.array(v, dtype=np.float64) for v in zip(*self.chirps[: len(images)], strict=True))
+        n = len(images)
+        return {"t_start_s": t0, "duration_s": dur, "f_start_hz": np.full(n, 20.0), "f_end_hz": np.full(n, 30.0),
+                "kind": np.zeros(n, np.int64), "p_chirp": np.ones(n), "confidence": confidence}
+
+
+def test_a_chirp_at_the_latest_known_start_gives_way_to_the_next_frame(frame):
+    """A chirp 50-59 s into a 60 s recording: the first frame can only say 45 s (the latest start the
+    model knows), the second frame (from 45 s) says 5 s, i.e. 50 s; the second is reported even
+    where the first is more confident."""
+    recording = np.random.default_rng(4).standard_normal(60 * 256)
+    predictor = PerFramePredictor(frame, [(45.0, 10.0, -1.0), (5.0, 9.0, -2.0)])
+    (d,) = describe_many([recording], predictor, sample_rate_hz=256.0)
+    ((t0, dur),) = [(c.t_start_s, c.duration_s) for c in d.chirps]
+    assert (t0, dur) == (50.0, 9.0)
+    predictor = PerFramePredictor(frame, [(40.0, 10.0, -3.0), (0.0, 5.0, -1.0)])  # the second frame sees its tail
+    (d,) = describe_many([recording], predictor, sample_rate_hz=256.0)
+    assert [(c.t_start_s, c.duration_s) for c in d.chirps] == [(40.0, 10.0)]
+
+
+def test_a_chirp_found_mostly_in_the_padding_is_not_in_the_recording(frame):
+    recording = np.random.default_rng(5).standard_normal(60 * 256)  # frames at 0 and 45 s, the second 45 s of padding
+    for second, kept in [((20.0, 10.0, -1.0), []), ((9.0, 12.0, -1.0), [(54.0, 12.0)]), ((8.0, 15.0, -1.0), [])]:
+        (d,) = describe_many([recording], PerFramePredictor(frame, [(10.0, 3.0, -1.0), second]), sample_rate_hz=256.0)
+        assert [(c.t_start_s, c.duration_s) for c in d.chirps] == [(10.0, 3.0), *kept]  # 54-66 s: half inside
 
 
 def test_frames_below_the_presence_threshold_give_no_chirp(frame, pixels):
@@ -548,11 +601,11 @@ def test_figure_paths_are_the_file_for_one_input_else_one_unique_name_per_input(
     assert [p.name for p in got] == ["x__a_png.png", "y__a_png.png", "b_png.png"]
 
 
-@pytest.mark.parametrize("seconds", [60, 150])
+@pytest.mark.parametrize("seconds", [30, 150])
 def test_plot_description_writes_the_figure_atomically(frame, tmp_path, seconds):
     signal = np.random.default_rng(4).standard_normal(seconds * 256)
     ((d, prepared),) = describe_many([signal], FixedPredictor(frame), sample_rate_hz=256.0, keep_images=True)
-    assert (prepared.signal is not None) == (seconds > 60)  # a long recording is drawn whole
+    assert (prepared.signal is not None) == (seconds > 46)  # a recording of more than one frame is drawn whole
     out = tmp_path / "sub" / "plot.png"
     assert plot_description(d, prepared, frame, "noise", out) == out
     with Image.open(out) as im:

@@ -77,12 +77,12 @@ def test_a_short_clip_is_padded_and_its_chirp_found_at_its_time(predictor):
     d = chirploc.describe(recording(25, [truth], seed=2), sample_rate_hz=RATE_HZ, predictor=predictor)
     (chirp,) = d.chirps
     assert_found(chirp, *truth)
-    assert "zero-padded from 25 s to the model's 60 s frame" in d.notes
+    assert "padded with noise from 25 s to the model's 60 s frame" in d.notes
 
 
 def test_a_long_recording_is_scanned_and_each_chirp_found_once_at_its_time(predictor):
-    # frames start at 0, 45, ..., 225 and 240 s: the chirps at 100, 190 and 282 s are also seen cut
-    # at the edge of the frame before the one that holds them whole
+    # frames start at 0, 45, ..., 270 s: the chirps at 100, 190 and 282 s are also seen cut at the edge
+    # of the frame before the one that holds them whole
     truth = [
         ("linear", 12.0, 8.0, 20.0, 40.0),
         ("exponential", 100.0, 12.0, 60.0, 80.0),
@@ -93,7 +93,8 @@ def test_a_long_recording_is_scanned_and_each_chirp_found_once_at_its_time(predi
     assert len(d.chirps) == len(truth), d.sentence
     for chirp, want in zip(d.chirps, truth, strict=True):
         assert_found(chirp, *want)
-    assert "300 s long: scanned in 7 overlapping frames of 60 s (starts 45 s apart, the last one ending with the recording)" in d.notes
+    assert ("300 s long: scanned in 7 overlapping frames of 60 s (starts 45 s apart, so that each chirp starts 0-45 s "
+            "into one of them; padded with noise past the end)") in d.notes
     assert d.sentence.startswith("4 chirps. (1) A linear chirp")
     assert [r["chirp"] for r in d.records()] == [0, 1, 2, 3]
 
@@ -201,7 +202,7 @@ def test_plain_text_gives_one_line_per_input_with_its_notes(folder):
     a, c = result.stdout.splitlines()
     assert a.startswith(f"{folder / 'a.png'}: A linear chirp sweeping from ")
     assert c.startswith(f"{folder / 'sub' / 'c.wav'}: A linear chirp")
-    assert c.endswith("; zero-padded from 20 s to the model's 60 s frame)")
+    assert c.endswith("; padded with noise from 20 s to the model's 60 s frame)")
 
 
 # --- the CLI on bad inputs: one line each, the others still described --------------------------

@@ -1,0 +1,74 @@
+"""benchmarks/recordings.py: recordings of another tool hold what the truth says, and are described
+through the packaged model with the errors scored against it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import recordings as rb
+from chirpgen.config import load_config
+from chirpgen.spectrogram import stft_power
+from chirploc.describe import Chirp
+
+
+def test_a_drawn_recording_holds_its_chirp_at_its_time_rate_and_snr():
+    frame = load_config("default")
+    rng = np.random.default_rng(1)
+    drawn = [rb.draw_recording(i, rng, frame) for i in range(40)]
+    assert [rate for _, rate, _ in drawn[:4]] == list(rb.RATES_HZ)
+    for x, rate, truth in drawn:
+        assert len(x) == int(truth["length_s"] * rate) and truth["rate_hz"] == rate
+        if truth["kind"] is None:
+            continue
+        assert 0.0 <= truth["t_start_s"] and truth["t_start_s"] + truth["duration_s"] <= truth["length_s"]
+        assert -10.0 <= truth["snr_db"] <= 10.0 and truth["kind"] in frame.signal.kinds
+    assert any(t["kind"] is None for _, _, t in drawn) and any(t["kind"] for _, _, t in drawn)
+    # at 256 Hz the chirp lights the STFT bin of its frequency at its time
+    x, rate, truth = next(d for d in drawn if d[1] == 256 and d[2]["kind"] and d[2]["snr_db"] > 3)
+    mid = truth["t_start_s"] + truth["duration_s"] / 2
+    power = stft_power(x, frame.stft)
+    column = int(mid * rate) // frame.stft.hop
+    f_mid = {"linear": 0.5, "quadratic": 0.25, "exponential": None}[truth["kind"]]
+    f = (truth["f_start_hz"] * np.sqrt(truth["f_end_hz"] / truth["f_start_hz"]) if f_mid is None
+         else truth["f_start_hz"] + f_mid * (truth["f_end_hz"] - truth["f_start_hz"]))
+    assert abs(np.argmax(power[1:, column]) + 1 - f * frame.stft.nfft / rate) <= 3
+
+
+def test_score_takes_the_reported_chirp_nearest_the_truth_and_counts_the_others():
+    truth = {"rate_hz": 256, "length_s": 60.0, "kind": "linear", "snr_db": 3.0, "t_start_s": 50.0, "duration_s": 5.0,
+             "f_start_hz": 20.0, "f_end_hz": 30.0}
+    near, far = Chirp("linear", 50.5, 4.0, 21.0, 29.0), Chirp("quadratic", 10.0, 2.0, 60.0, 61.0)
+    got = rb.score(truth, (far, near))
+    assert got["found"] and got["kind_ok"] and got["reported"] == 2
+    assert (got["error_t_start_s"], got["error_duration_s"], got["error_f_end_hz"]) == (0.5, -1.0, -1.0)
+    assert rb.score(truth, ()) == {**{k: truth[k] for k in ("rate_hz", "length_s", "kind", "snr_db", "t_start_s")},
+                                   "reported": 0, "found": False}
+    noise = rb.score({"rate_hz": 256, "length_s": 20.0, "kind": None}, (far,))
+    assert noise["reported"] == 1 and not noise["found"]
+    s = rb.summary([got, rb.score(truth, ())])
+    assert s["found"] == 0.5 and s["false_per_recording"] == 0.5 and s["median"]["t_start_s"] == 0.5
+
+
+def test_the_packaged_model_describes_recordings_of_another_tool(tmp_path):
+    from chirploc.inference import load_predictor
+
+    record = rb.evaluate(24, seed=3, predictor=load_predictor(None), workdir=tmp_path)
+    assert len(list(tmp_path.glob("*.wav"))) == 24
+    overall = record["overall"]
+    assert overall["n"] + record["noise_only"]["n"] == 24
+    assert overall["found"] >= 0.8 and overall["median"]["t_start_s"] < 0.5 and overall["median"]["f_start_hz"] < 1.0
+    assert [b["snr_lo_db"] for b in record["by_snr"]] == [-10.0, -5.0, 0.0, 5.0]
+    assert [b["length_s"] for b in record["by_length"]] == list(rb.LENGTHS_S)
+    lines = rb.markdown(json.loads(json.dumps(record)))
+    assert lines[0].startswith("| recordings | n | found |") and any(line.startswith("| all with a chirp |") for line in lines)
+    assert lines[-1].startswith("Noise-only recordings with a chirp reported: ")
+
+
+@pytest.mark.parametrize("argv", [["--n", "0"]])
+def test_no_recordings_is_refused(argv, capsys):
+    with pytest.raises(SystemExit):
+        rb.main(argv)
+    assert "--n 0: make at least one recording" in capsys.readouterr().err
