@@ -11,7 +11,9 @@ SNR are drawn as chirpgen draws them for the model's frame, and its start unifor
 fits in the recording, so also where the frame never puts one (after 45 s of 60). The noise is white
 and Gaussian with a standard deviation drawn over two decades, of variance sigma^2 in the model's
 band (0 to half the model's rate) whatever the file's rate, so the SNR is chirpgen's A^2 / (2
-sigma^2) once the recording is resampled. A share NOISE_ONLY of the recordings holds no chirp.
+sigma^2) once the recording is resampled. A share NOISE_ONLY of the recordings holds no chirp. The
+same recordings are then made again with an impairment of real recordings added: an offset of
+IMPAIR_SDS sigma, or a mains hum of HUM_HZ and amplitude IMPAIR_SDS sigma.
 
 Every file goes through chirploc.describe_many with the packaged model (or ``--model``), the path
 `chirploc describe` takes. Per recording with a chirp: whether a chirp is reported, the errors of
@@ -43,6 +45,9 @@ LENGTHS_S = (20.0, 47.0, 60.0, 150.0)
 NOISE_ONLY = 0.2  # share of recordings without a chirp
 SCIPY_METHOD = {"linear": "linear", "quadratic": "quadratic", "exponential": "logarithmic"}
 SNR_STEP_DB = 5.0
+IMPAIRMENTS = ("clean", "offset", "hum")
+IMPAIR_SDS = 3.0  # an offset, or the amplitude of a 50 Hz hum, in noise standard deviations (model's band)
+HUM_HZ = 50.0
 
 
 def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig) -> tuple[np.ndarray, int, dict[str, Any]]:
@@ -54,7 +59,7 @@ def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig) -> tuple[
     n = int(length_s * rate)
     sigma = 10.0 ** rng.uniform(-2.0, 0.0)
     x = sigma * np.sqrt(rate / sig.sample_rate_hz) * rng.standard_normal(n)  # variance sigma^2 in the model's band
-    truth: dict[str, Any] = {"rate_hz": rate, "length_s": length_s, "kind": None}
+    truth: dict[str, Any] = {"rate_hz": rate, "length_s": length_s, "kind": None, "noise_sd": sigma}
     if rng.uniform() < NOISE_ONLY:
         return x, rate, truth
     kind = sig.kinds[int(rng.integers(len(sig.kinds)))]
@@ -69,6 +74,17 @@ def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig) -> tuple[
                                phi=rng.uniform(0.0, 360.0))
     truth.update(kind=kind, t_start_s=t_start, duration_s=duration, f_start_hz=f_start, f_end_hz=f_end, snr_db=snr_db)
     return x, rate, truth
+
+
+def impair(x: np.ndarray, rate: int, truth: dict[str, Any], impairment: str, rng: np.random.Generator) -> np.ndarray:
+    """``x`` with an ``impairment`` of IMPAIRMENTS (module docstring) added, in units of its noise's
+    standard deviation in the model's band."""
+    if impairment == "offset":
+        return x + IMPAIR_SDS * truth["noise_sd"]
+    if impairment == "hum":
+        t = np.arange(len(x)) / rate
+        return x + IMPAIR_SDS * truth["noise_sd"] * np.sin(2 * np.pi * HUM_HZ * t + rng.uniform(0.0, 2 * np.pi))
+    return x
 
 
 def write_wav(path: Path, x: np.ndarray, rate: int, pcm: bool) -> None:
@@ -105,17 +121,18 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def evaluate(n: int, seed: int, predictor: Any, workdir: Path) -> dict[str, Any]:
-    """Make ``n`` recordings in ``workdir``, describe them, and tabulate (module docstring)."""
+def evaluate(n: int, seed: int, predictor: Any, workdir: Path, impairment: str = "clean") -> dict[str, Any]:
+    """Make ``n`` recordings in ``workdir`` with ``impairment`` (IMPAIRMENTS), describe them, and tabulate
+    (module docstring); the same seed gives the same chirps and noise under every impairment."""
     from chirploc.describe import describe_many
 
     frame = predictor.frame
-    rng = np.random.default_rng(seed)
+    rng, extra = np.random.default_rng(seed), np.random.default_rng([seed, IMPAIRMENTS.index(impairment)])
     paths, truths = [], []
     for i in range(n):
         x, rate, truth = draw_recording(i, rng, frame)
         path = workdir / f"rec{i:05d}.wav"
-        write_wav(path, x, rate, pcm=i % 2 == 0)
+        write_wav(path, impair(x, rate, truth, impairment, extra), rate, pcm=i % 2 == 0)
         paths.append(path)
         truths.append(truth)
     start = time.perf_counter()
@@ -134,6 +151,7 @@ def evaluate(n: int, seed: int, predictor: Any, workdir: Path) -> dict[str, Any]
         part = [r for r, s in zip(chirps, snr, strict=True) if edge <= s < edge + SNR_STEP_DB]
         by_snr.append({"snr_lo_db": float(edge), "snr_hi_db": float(edge + SNR_STEP_DB), **summary(part)})
     return {
+        "impairment": impairment,
         "seed": seed,
         "recordings": n,
         "rates_hz": list(RATES_HZ),
@@ -152,11 +170,12 @@ def markdown(record: dict[str, Any]) -> list[str]:
     """The tables as markdown lines."""
     head = ["recordings", "n", "found", "false chirps / recording", *(f"{k} median (RMSE)" for k in TARGETS), "kind"]
 
-    def row(label: str, s: dict[str, Any]) -> str:
+    def row(label: str, s: dict[str, Any], *extra: str) -> str:
         if not s.get("median"):
-            return md_row([label, str(s["n"]), fmt(s["found"]), fmt(s["false_per_recording"]), *["-"] * len(TARGETS), "-"])
-        cells = [f"{fmt(s['median'][k])} ({fmt(s['rmse'][k])})" for k in TARGETS]
-        return md_row([label, str(s["n"]), fmt(s["found"]), fmt(s["false_per_recording"]), *cells, fmt(s["kind_accuracy"])])
+            cells = ["-"] * (len(TARGETS) + 1)
+        else:
+            cells = [*(f"{fmt(s['median'][k])} ({fmt(s['rmse'][k])})" for k in TARGETS), fmt(s["kind_accuracy"])]
+        return md_row([label, str(s["n"]), fmt(s["found"]), fmt(s["false_per_recording"]), *cells, *extra])
 
     lines = [*md_header(head)]
     for b in record["by_snr"]:
@@ -169,6 +188,12 @@ def markdown(record: dict[str, Any]) -> list[str]:
     lines += ["", f"Noise-only recordings with a chirp reported: {fmt(noise['with_a_chirp'])} of {noise['n']}. "
               f"Described in {record['seconds']:.1f} s ({record['recordings'] / record['seconds']:.0f} recordings/s, "
               "reading, resampling and rendering included)."]
+    impaired = record.get("impaired", {})
+    if impaired:
+        lines += ["", f"The same recordings with an offset of {IMPAIR_SDS:g} noise standard deviations, or a {HUM_HZ:g} Hz "
+                  f"hum of that amplitude, added:", "", *md_header(["condition", *head[1:], "noise-only with a chirp"])]
+        for name, rec in [("clean", record), *impaired.items()]:
+            lines.append(row(name, rec["overall"], fmt(rec["noise_only"]["with_a_chirp"])))
     return lines
 
 
@@ -186,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     predictor = load_predictor(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         record = evaluate(args.n, args.seed, predictor, Path(tmp))
+        record["impaired"] = {}
+        for impairment in IMPAIRMENTS[1:]:
+            got = evaluate(args.n, args.seed, predictor, Path(tmp), impairment)
+            record["impaired"][impairment] = {k: got[k] for k in ("overall", "noise_only", "seconds")}
     publish(args.out, {"benchmark": "recordings", "provenance": provenance(model=args.model or "packaged default"),
                        **record}, markdown)
     return 0

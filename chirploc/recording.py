@@ -28,6 +28,23 @@ Notes:
     Frames overlap by the frame's length less the start span, which is the longest chirp for the
     default frame.
 
+    Offset: with ``--scale noise`` the recording's mean is subtracted first. An offset would light
+    the lowest rows of every column, and the step where it meets the zeros beyond the record (or the
+    padding) every row of the first and last columns; the model never saw either. (A high-pass
+    below the chirps' band would also take slow drift, but its edge transients at the ends of the
+    recording look like low chirps to the model.)
+
+    Steady lines: with ``--scale noise``, a row of the recording's STFT lit above ``LINE_FACTOR``
+    times the noise in more columns than the longest chirp can light (its duration's columns and
+    ``LINE_MARGIN``), and more than noise lights by chance (mean plus four standard deviations of a
+    binomial count), holds a steady line such as mains hum: no chirp lasts that long. The strongest
+    is taken out, its frequency refined to the periodogram's peak within half a row and its amplitude
+    and phase fitted by least squares as a(t) cos + b(t) sin with a, b piecewise linear between knots
+    ``LINE_KNOT_S`` apart (mains hum drifts), and the search repeats, up to ``MAX_LINES`` lines. A
+    subtracted fit leaves no edge transients, which a notch filter run over the recording would, at
+    its ends. A recording no longer than the longest chirp cannot tell a line from a chirp and keeps
+    its lines.
+
     Padding: a recording is padded, at its frame's rate and in its units, with the frame's noise
     (chirpgen's, of unit variance: the recording's own level after the division by it), the same
     draw for every recording. Zeros would leave an edge the model never saw in training, where the recording
@@ -43,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chirpgen.config import GenConfig
+from chirpgen.config import GenConfig, StftConfig
 from chirpgen.plumbing import UserError
 from chirpgen.signal import NOISE_FUNCTIONS
 from chirpgen.spectrogram import column_centres, power_to_grey, render_image, stft_power
@@ -54,6 +71,11 @@ MAX_RESAMPLE_FACTOR = 100_000  # largest up or down factor of an exact resamplin
 MAX_CHANNELS = 64  # a 2-D recording's shorter axis is its channels, up to this many
 
 
+LINE_FACTOR = 4.0  # a row lit this many times above the noise for longer than any chirp holds a steady line
+LINE_MARGIN = 4  # columns a chirp can light beyond its duration's (its window reaches past both ends)
+MAX_LINES = 8  # steady lines notched out at most
+LINE_KNOT_S = 2.0  # a steady line's amplitude and phase may change this fast
+OFFSET_NOTE = 0.1  # a removed offset of this share of the noise level or more is noted
 PAD_SEED = 0  # padding is the frame's noise drawn from this seed: the same for every recording
 MAX_RAW_AMPLITUDE = 1e15  # with --scale raw: the float32 STFT's power stays far from overflow
 
@@ -185,21 +207,92 @@ def resample(signal: np.ndarray, rate_hz: float, target_hz: float) -> tuple[np.n
     return resample_poly(signal, ratio.numerator, ratio.denominator), notes
 
 
+def _inside_power(signal: np.ndarray, stft: StftConfig) -> tuple[float, np.ndarray] | None:
+    """(peak, power): the STFT power (F, W') of ``signal`` scaled to a peak of 1 (float32 never
+    overflows) over the W' columns whose windows lie wholly inside it; None for a silent signal or
+    one shorter than a window."""
+    peak = float(np.max(np.abs(signal), initial=0.0))
+    if peak == 0:
+        return None
+    power = stft_power(signal / peak, stft)
+    first = column_centres(len(signal), stft) - stft.window_len // 2  # first sample of each column's window
+    inside = (first >= 0) & (first + stft.window_len <= len(signal))
+    return (peak, power[:, inside]) if inside.any() else None
+
+
 def noise_level(signal: np.ndarray, frame: GenConfig) -> float:
     """The recording's noise standard deviation, from the median of its STFT power (see Notes).
 
     ``signal`` is at the frame's rate; for one shorter than a window, the sample standard deviation.
     """
-    stft = frame.stft
-    peak = float(np.max(np.abs(signal), initial=0.0))
-    if peak == 0:
-        return 0.0
-    power = stft_power(signal / peak, stft)  # (F, W) of the signal scaled to a peak of 1: float32 never overflows
-    first = column_centres(len(signal), stft) - stft.window_len // 2  # first sample of each column's window
-    inside = (first >= 0) & (first + stft.window_len <= len(signal))
-    if not inside.any():
+    scaled = _inside_power(signal, frame.stft)
+    if scaled is None:
         return float(np.std(signal))
-    return peak * float(np.sqrt(np.median(power[1:, inside]) / np.log(2.0)))
+    peak, power = scaled
+    return peak * float(np.sqrt(np.median(power[1:]) / np.log(2.0)))
+
+
+def steady_lines_hz(signal: np.ndarray, frame: GenConfig) -> list[float]:
+    """The frequencies of the steady lines in ``signal`` (at the frame's rate), such as mains hum, the
+    strongest first: rows of its STFT above ``LINE_FACTOR`` times the noise for longer than the longest
+    chirp (see Notes)."""
+    scaled = _inside_power(signal, frame.stft)
+    longest = int(np.ceil(frame.signal.duration_s[1] / frame.column_s)) + LINE_MARGIN  # columns the longest chirp can light
+    if scaled is None or scaled[1].shape[1] <= longest:
+        return []
+    power = scaled[1]
+    n = power.shape[1]
+    floor = np.median(power[1:]) / np.log(2.0)  # the mean noise power of a bin
+    p_noise = np.exp(-LINE_FACTOR)  # noise power (exponential) exceeds LINE_FACTOR times its mean so often
+    lit = (power > LINE_FACTOR * floor).sum(axis=1)  # columns per row
+    line = lit > longest + n * p_noise + 4.0 * np.sqrt(n * p_noise * (1.0 - p_noise))  # more than a chirp and noise    line[0] = False  # DC: the offset's
+    rows = np.flatnonzero(line)
+    if not len(rows):
+        return []
+    fs, bin_hz = frame.signal.sample_rate_hz, frame.bin_hz
+    spectrum = np.abs(np.fft.rfft((signal - np.mean(signal)) * np.hanning(len(signal)))) ** 2
+    freqs = np.fft.rfftfreq(len(signal), 1.0 / fs)
+    out = []
+    for group in np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1):  # adjacent rows: one line
+        near = (freqs >= (group[0] - 1) * bin_hz) & (freqs <= (group[-1] + 1) * bin_hz)
+        out.append((float(spectrum[near].max()), float(freqs[near][np.argmax(spectrum[near])])))
+    return [f for _, f in sorted(out, reverse=True)]  # the strongest first
+
+
+def line_component(signal: np.ndarray, f_hz: float, fs: float) -> np.ndarray:
+    """The steady line near ``f_hz`` in ``signal``: a(t) cos(2 pi f t) + b(t) sin(2 pi f t), its frequency
+    refined to the largest periodogram value within half an STFT row and a, b piecewise linear between
+    knots ``LINE_KNOT_S`` apart, fitted by least squares (see Notes)."""
+    from scipy.optimize import minimize_scalar
+
+    t = np.arange(len(signal)) / fs
+    centred = signal - np.mean(signal)
+    fit = minimize_scalar(lambda f: -np.abs(np.sum(centred * np.exp(-2j * np.pi * f * t))),
+                          bounds=(f_hz - 0.5 * fs / 256, f_hz + 0.5 * fs / 256), method="bounded",
+                          options={"xatol": 1e-5})
+    knots = np.linspace(0.0, t[-1], max(2, int(np.ceil(t[-1] / LINE_KNOT_S)) + 1))
+    hats = np.clip(1.0 - np.abs(t[:, None] - knots[None, :]) / (knots[1] - knots[0]), 0.0, None)  # (N, K)
+    phase = 2 * np.pi * fit.x * t
+    design = np.concatenate([hats * np.cos(phase)[:, None], hats * np.sin(phase)[:, None]], axis=1)
+    coef, *_ = np.linalg.lstsq(design, signal, rcond=None)
+    return design @ coef
+
+
+def remove_lines(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
+    """``signal`` (at the frame's rate) less its steady lines (:func:`steady_lines_hz`,
+    :func:`line_component`), the strongest first and the rest found again after it (a strong line's
+    window leakage is steady too, and goes with it); with a note naming them."""
+    fs, removed = frame.signal.sample_rate_hz, []
+    for _ in range(MAX_LINES):
+        lines = steady_lines_hz(signal, frame)
+        if not lines:
+            break
+        signal = signal - line_component(signal, lines[0], fs)
+        removed.append(lines[0])
+    if not removed:
+        return signal, []
+    shown = ", ".join(f"{f:.2f} Hz" for f in sorted(removed))
+    return signal, [f"steady line{'s' if len(removed) > 1 else ''} at {shown} removed (lit throughout, unlike a chirp)"]
 
 
 def scale_to_noise(signal: np.ndarray, frame: GenConfig, name: str | Path) -> tuple[np.ndarray, list[str]]:
@@ -232,6 +325,20 @@ def frame_starts(n: int, frame: GenConfig) -> list[int]:
     return [k * hop - lo for k in range(max(1, -(-last_start // hop)))]
 
 
+def remove_offset(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
+    """``signal`` (at the frame's rate) less its mean (see Notes), with a note when the mean is not small
+    against the noise."""
+    peak = float(np.max(np.abs(signal), initial=0.0))
+    if peak == 0:
+        return signal, []
+    mean = float(np.mean(signal / peak)) * peak  # the sum of samples near the float limit would overflow
+    out = signal - mean
+    level = noise_level(out, frame)
+    if not abs(mean) > OFFSET_NOTE * level:
+        return out, []
+    return out, [f"offset {mean:.3g} removed ({abs(mean) / level:.2g} times the noise level)"]
+
+
 def in_frame_units(
     signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str = "noise", name: str | Path = "recording"
 ) -> tuple[np.ndarray, list[str]]:
@@ -243,8 +350,10 @@ def in_frame_units(
     except InputError as exc:
         raise InputError(f"{name}: {exc}") from None
     if scale == "noise":
+        signal, offset_notes = remove_offset(signal, frame)
+        signal, line_notes = remove_lines(signal, frame)
         signal, scale_notes = scale_to_noise(signal, frame, name)
-        notes += scale_notes
+        notes += offset_notes + line_notes + scale_notes
     elif np.max(np.abs(signal), initial=0.0) > MAX_RAW_AMPLITUDE:
         raise InputError(f"{name} has samples beyond {MAX_RAW_AMPLITUDE:.0e}, too loud for --scale raw; use --scale noise")
     return signal, notes

@@ -19,6 +19,7 @@ from scipy.io import wavfile
 
 from chirpgen.config import KIND_NAMES, TARGETS, load_config
 from chirpgen.plumbing import UserError
+from chirpgen.signal import chirp_waveform
 from chirpgen.spectrogram import image_axes, render_image
 from chirploc.describe import (
     Chirp,
@@ -40,8 +41,11 @@ from chirploc.recording import (
     pcm_to_float,
     recording_segments,
     recording_spectrogram,
+    remove_lines,
+    remove_offset,
     resample,
     scale_to_noise,
+    steady_lines_hz,
     to_mono,
 )
 from chirploc.text import no_chirp_sentence, quantity, result_line, sentence
@@ -54,8 +58,9 @@ def frame():
 
 @pytest.fixture(scope="module")
 def noise(frame):
-    """Unit-variance white noise filling the frame."""
-    return np.random.default_rng(0).standard_normal(frame.signal.n_samples)
+    """Unit-variance white noise filling the frame, of mean 0 (so removing its offset changes nothing)."""
+    x = np.random.default_rng(0).standard_normal(frame.signal.n_samples)
+    return x - np.mean(x)
 
 
 def _chirp(t_start_s, duration_s, kind="linear", confidence=-1.0, **kw):
@@ -239,6 +244,7 @@ def test_frame_starts_let_every_chirp_start_where_the_model_knows_starts(frame):
 
 def test_recording_segments_pad_a_short_recording_with_noise_after_measuring_its_noise(frame, noise):
     short = 7.0 * noise[: 25 * 256]
+    short -= np.mean(short)
     (segment,), notes = recording_segments(short, 256.0, frame, "noise", "x.wav")
     level = noise_level(short, frame)
     assert notes == [
@@ -274,6 +280,31 @@ def test_recording_segments_scan_a_recording_in_frames_that_reach_past_its_end(f
     whole = recording_spectrogram(long, 256.0, frame, "raw")
     assert whole.shape[0] == frame.image_shape[0] and whole.dtype == np.uint8
     assert whole.shape[1] == pytest.approx(300 / frame.column_s, abs=2)
+
+
+def test_an_offset_is_removed_and_noted_when_it_matters(frame, noise):
+    out, notes = remove_offset(noise + 0.5, frame)
+    assert abs(np.mean(out)) < 1e-12 and np.allclose(out, noise - np.mean(noise))
+    assert notes == [f"offset {0.5 + np.mean(noise):.3g} removed ({abs(0.5 + np.mean(noise)) / noise_level(out, frame):.2g} "
+                     "times the noise level)"]
+    assert remove_offset(noise, frame)[1] == []  # white noise's own mean is far below a tenth of its level
+
+
+def test_a_steady_line_is_found_and_removed_but_a_chirp_is_not(frame, noise):
+    rate = frame.signal.sample_rate_hz
+    t = np.arange(len(noise)) / rate
+    hum = 3.0 * np.sin(2 * np.pi * 50.02 * t + 0.7)
+    (f,) = steady_lines_hz(noise + hum, frame)
+    assert f == pytest.approx(50.02, abs=0.05)
+    out, notes = remove_lines(noise + hum, frame)
+    assert notes == ["steady line at 50.02 Hz removed (lit throughout, unlike a chirp)"]
+    assert np.std(out - noise) < 0.15 * np.std(hum)  # the hum gone, the noise kept
+    # the longest chirp the frame knows, at a constant frequency and +10 dB, is no steady line
+    tone = chirp_waveform("linear", len(noise), rate, 20.0, frame.signal.duration_s[1], 30.0, 30.0, np.sqrt(20.0), 0.0)
+    assert steady_lines_hz(noise + tone, frame) == []
+    out, notes = remove_lines(noise + tone, frame)
+    assert notes == [] and np.array_equal(out, noise + tone)
+    assert steady_lines_hz(noise[:2000] + hum[:2000], frame) == []  # shorter than the longest chirp: cannot tell
 
 
 def test_noise_scaling_makes_the_images_independent_of_the_gain(frame, noise):

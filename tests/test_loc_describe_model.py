@@ -72,6 +72,19 @@ def test_the_description_does_not_depend_on_the_gain():
     np.testing.assert_allclose(levels, [1e-3, 1.0, 1e3], rtol=0.03)
 
 
+def test_a_recording_with_an_offset_and_mains_hum_gives_its_chirp_alone(predictor):
+    truth = ("linear", 52.0, 6.0, 35.0, 60.0)  # late in a 60 s file (in the second frame), across the hum
+    t = np.arange(60 * RATE_HZ) / RATE_HZ
+    signal = recording(60, [truth], seed=6) + 4.0 + 3.0 * np.sin(2 * np.pi * 50.0 * t)
+    d = chirploc.describe(signal, sample_rate_hz=RATE_HZ, predictor=predictor)
+    (chirp,) = d.chirps
+    assert_found(chirp, *truth)
+    assert d.notes[0].startswith("offset 4 removed") and d.notes[1].startswith("steady line at 50.00 Hz removed")
+    quiet = chirploc.describe(recording(60, [], seed=7) + 4.0 + 3.0 * np.sin(2 * np.pi * 50.0 * t),
+                              sample_rate_hz=RATE_HZ, predictor=predictor)
+    assert quiet.chirps == ()
+
+
 def test_a_short_clip_is_padded_and_its_chirp_found_at_its_time(predictor):
     truth = ("linear", 8.0, 10.0, 30.0, 50.0)
     d = chirploc.describe(recording(25, [truth], seed=2), sample_rate_hz=RATE_HZ, predictor=predictor)
