@@ -13,7 +13,9 @@ and Gaussian with a standard deviation drawn over two decades, of variance sigma
 band (0 to half the model's rate) whatever the file's rate, so the SNR is chirpgen's A^2 / (2
 sigma^2) once the recording is resampled. A share NOISE_ONLY of the recordings holds no chirp. The
 same recordings are then made again with an impairment of real recordings added: an offset of
-IMPAIR_SDS sigma, or a mains hum of HUM_HZ and amplitude IMPAIR_SDS sigma.
+IMPAIR_SDS sigma, a mains hum of HUM_HZ and amplitude IMPAIR_SDS sigma, or a pink (1/f) background of
+variance sigma^2 in the model's band on top of the white one (the SNR stays the white noise's; near
+the lowest frequencies the pink noise is far stronger).
 
 Every file goes through chirploc.describe_many with the packaged model (or ``--model``), the path
 `chirploc describe` takes. Per recording with a chirp: whether a chirp is reported, the errors of
@@ -39,13 +41,14 @@ from benchmarks.provenance import REPO, provenance, publish  # noqa: E402
 from benchmarks.tables import fmt, md_header, md_row  # noqa: E402
 from chirpgen.config import TARGETS, GenConfig  # noqa: E402
 from chirpgen.sample import draw_frequencies  # noqa: E402
+from chirpgen.signal import pink_noise  # noqa: E402
 
 RATES_HZ = (256, 500, 1000, 8000)
 LENGTHS_S = (20.0, 47.0, 60.0, 150.0)
 NOISE_ONLY = 0.2  # share of recordings without a chirp
 SCIPY_METHOD = {"linear": "linear", "quadratic": "quadratic", "exponential": "logarithmic"}
 SNR_STEP_DB = 5.0
-IMPAIRMENTS = ("clean", "offset", "hum")
+IMPAIRMENTS = ("clean", "offset", "hum", "pink")
 IMPAIR_SDS = 3.0  # an offset, or the amplitude of a 50 Hz hum, in noise standard deviations (model's band)
 HUM_HZ = 50.0
 
@@ -76,7 +79,8 @@ def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig) -> tuple[
     return x, rate, truth
 
 
-def impair(x: np.ndarray, rate: int, truth: dict[str, Any], impairment: str, rng: np.random.Generator) -> np.ndarray:
+def impair(x: np.ndarray, rate: int, truth: dict[str, Any], impairment: str, rng: np.random.Generator,
+           frame_rate_hz: float) -> np.ndarray:
     """``x`` with an ``impairment`` of IMPAIRMENTS (module docstring) added, in units of its noise's
     standard deviation in the model's band."""
     if impairment == "offset":
@@ -84,6 +88,12 @@ def impair(x: np.ndarray, rate: int, truth: dict[str, Any], impairment: str, rng
     if impairment == "hum":
         t = np.arange(len(x)) / rate
         return x + IMPAIR_SDS * truth["noise_sd"] * np.sin(2 * np.pi * HUM_HZ * t + rng.uniform(0.0, 2 * np.pi))
+    if impairment == "pink":  # made at the model's rate, so all of its variance lies in the model's band
+        from scipy.signal import resample_poly
+
+        model_hz = int(frame_rate_hz)
+        pink = truth["noise_sd"] * pink_noise(rng, int(len(x) * model_hz / rate) + 1)
+        return x + resample_poly(pink, rate, model_hz)[: len(x)]
     return x
 
 
@@ -132,7 +142,7 @@ def evaluate(n: int, seed: int, predictor: Any, workdir: Path, impairment: str =
     for i in range(n):
         x, rate, truth = draw_recording(i, rng, frame)
         path = workdir / f"rec{i:05d}.wav"
-        write_wav(path, impair(x, rate, truth, impairment, extra), rate, pcm=i % 2 == 0)
+        write_wav(path, impair(x, rate, truth, impairment, extra, frame.signal.sample_rate_hz), rate, pcm=i % 2 == 0)
         paths.append(path)
         truths.append(truth)
     start = time.perf_counter()
@@ -190,8 +200,9 @@ def markdown(record: dict[str, Any]) -> list[str]:
               "reading, resampling and rendering included)."]
     impaired = record.get("impaired", {})
     if impaired:
-        lines += ["", f"The same recordings with an offset of {IMPAIR_SDS:g} noise standard deviations, or a {HUM_HZ:g} Hz "
-                  f"hum of that amplitude, added:", "", *md_header(["condition", *head[1:], "noise-only with a chirp"])]
+        lines += ["", f"The same recordings with an offset of {IMPAIR_SDS:g} noise standard deviations, a {HUM_HZ:g} Hz "
+                  "hum of that amplitude, or a pink (1/f) background as strong as the white noise, added:", "",
+                  *md_header(["condition", *head[1:], "noise-only with a chirp"])]
         for name, rec in [("clean", record), *impaired.items()]:
             lines.append(row(name, rec["overall"], fmt(rec["noise_only"]["with_a_chirp"])))
     return lines

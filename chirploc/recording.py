@@ -45,6 +45,14 @@ Notes:
     its ends. A recording no longer than the longest chirp cannot tell a line from a chirp and keeps
     its lines.
 
+    Whitening: the model knows white noise only. A row's noise floor (:func:`noise_floor`) is its
+    20 % quantile over the recording's columns (a chirp lights fewer than 80 % of them in any
+    recording longer than 19 s) made a mean, smoothed by a running median over 17 rows (a line or a
+    chirp is narrower; a 1/f slope passes unchanged). Where the floor strays more than ``WHITEN_DB``
+    from its median in a row of the chirps' band (the estimate of a white one strays less), the
+    recording's spectrum is divided by its square root, in one FFT of the recording mirrored by
+    ``WHITEN_PAD_S`` at both ends.
+
     Padding: a recording is padded, at its frame's rate and in its units, with the frame's noise
     (chirpgen's, of unit variance: the recording's own level after the division by it), the same
     draw for every recording. Zeros would leave an edge the model never saw in training, where the recording
@@ -71,6 +79,11 @@ MAX_RESAMPLE_FACTOR = 100_000  # largest up or down factor of an exact resamplin
 MAX_CHANNELS = 64  # a 2-D recording's shorter axis is its channels, up to this many
 
 
+FLOOR_QUANTILE = 0.2  # a row's noise floor from this quantile over the columns: a chirp lights fewer than 80 %
+FLOOR_ROWS = 8  # and the running median over twice this many rows and one: lines and chirps are narrower
+WHITEN_DB = 6.0  # a floor straying more than this from its median in the chirps' band is whitened (a white one's < 5)
+WHITEN_MIN_COLUMNS = 16  # fewer columns of a recording than this tell too little of its floor
+WHITEN_PAD_S = 4.0  # mirrored seconds either side while whitening
 LINE_FACTOR = 4.0  # a row lit this many times above the noise for longer than any chirp holds a steady line
 LINE_MARGIN = 4  # columns a chirp can light beyond its duration's (its window reaches past both ends)
 MAX_LINES = 8  # steady lines notched out at most
@@ -232,6 +245,39 @@ def noise_level(signal: np.ndarray, frame: GenConfig) -> float:
     return peak * float(np.sqrt(np.median(power[1:]) / np.log(2.0)))
 
 
+def noise_floor(power: np.ndarray) -> np.ndarray:
+    """(F,) the mean noise power of each row of ``power`` (F, W') (see Notes): its ``FLOOR_QUANTILE``
+    over the columns, made a mean as for exponential noise, then the running median over
+    2 ``FLOOR_ROWS`` + 1 rows; the DC row takes the next row's."""
+    from scipy.ndimage import median_filter
+
+    rows = np.quantile(power, FLOOR_QUANTILE, axis=1) / -np.log(1.0 - FLOOR_QUANTILE)
+    rows[0] = rows[1]
+    return median_filter(rows, size=2 * FLOOR_ROWS + 1, mode="nearest")
+
+
+def whiten(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
+    """``signal`` (at the frame's rate) with its background noise made white when its floor
+    (:func:`noise_floor`) strays more than ``WHITEN_DB`` from its median in the chirps' band, with a
+    note (see Notes)."""
+    scaled = _inside_power(signal, frame.stft)
+    if scaled is None or scaled[1].shape[1] < WHITEN_MIN_COLUMNS:
+        return signal, []
+    floor = noise_floor(scaled[1])
+    lo, hi = (round(f / frame.bin_hz) for f in frame.signal.freq_hz)
+    band = floor[max(lo, 1) : hi + 1]  # the rows chirps are drawn in (not those a resampler's filter rolls off)
+    span_db = float(np.max(np.abs(10.0 * np.log10(band / np.median(band)))))
+    if not span_db > WHITEN_DB:
+        return signal, []
+    fs = frame.signal.sample_rate_hz
+    pad = min(len(signal) - 1, round(WHITEN_PAD_S * fs))
+    padded = np.pad(signal, pad, mode="reflect")  # the filter's short response wraps into mirrored samples
+    freqs = np.fft.rfftfreq(len(padded), 1.0 / fs)
+    gain = np.interp(freqs, np.arange(len(floor)) * frame.bin_hz, np.sqrt(np.median(floor) / floor))
+    out = np.fft.irfft(np.fft.rfft(padded) * gain, n=len(padded))[pad : pad + len(signal)]
+    return out, [f"background noise whitened (its level strayed {span_db:.0f} dB from its median in the chirps' band)"]
+
+
 def steady_lines_hz(signal: np.ndarray, frame: GenConfig) -> list[float]:
     """The frequencies of the steady lines in ``signal`` (at the frame's rate), such as mains hum, the
     strongest first: rows of its STFT above ``LINE_FACTOR`` times the noise for longer than the longest
@@ -242,10 +288,10 @@ def steady_lines_hz(signal: np.ndarray, frame: GenConfig) -> list[float]:
         return []
     power = scaled[1]
     n = power.shape[1]
-    floor = np.median(power[1:]) / np.log(2.0)  # the mean noise power of a bin
     p_noise = np.exp(-LINE_FACTOR)  # noise power (exponential) exceeds LINE_FACTOR times its mean so often
-    lit = (power > LINE_FACTOR * floor).sum(axis=1)  # columns per row
-    line = lit > longest + n * p_noise + 4.0 * np.sqrt(n * p_noise * (1.0 - p_noise))  # more than a chirp and noise    line[0] = False  # DC: the offset's
+    lit = (power > LINE_FACTOR * noise_floor(power)[:, None]).sum(axis=1)  # columns per row
+    line = lit > longest + n * p_noise + 4.0 * np.sqrt(n * p_noise * (1.0 - p_noise))  # more than a chirp and noise
+    line[0] = False  # DC: the offset's
     rows = np.flatnonzero(line)
     if not len(rows):
         return []
@@ -352,8 +398,9 @@ def in_frame_units(
     if scale == "noise":
         signal, offset_notes = remove_offset(signal, frame)
         signal, line_notes = remove_lines(signal, frame)
+        signal, white_notes = whiten(signal, frame)
         signal, scale_notes = scale_to_noise(signal, frame, name)
-        notes += offset_notes + line_notes + scale_notes
+        notes += offset_notes + line_notes + white_notes + scale_notes
     elif np.max(np.abs(signal), initial=0.0) > MAX_RAW_AMPLITUDE:
         raise InputError(f"{name} has samples beyond {MAX_RAW_AMPLITUDE:.0e}, too loud for --scale raw; use --scale noise")
     return signal, notes

@@ -72,3 +72,21 @@ def test_no_recordings_is_refused(argv, capsys):
     with pytest.raises(SystemExit):
         rb.main(argv)
     assert "--n 0: make at least one recording" in capsys.readouterr().err
+
+
+def test_impairments_add_an_offset_a_hum_or_a_pink_background_in_noise_units():
+    frame = load_config("default")
+    rng = np.random.default_rng(2)
+    x, rate, truth = rb.draw_recording(1, rng, frame)  # 500 Hz
+    sd = truth["noise_sd"]
+    assert np.array_equal(rb.impair(x, rate, truth, "clean", rng, 256.0), x)
+    assert np.allclose(rb.impair(x, rate, truth, "offset", rng, 256.0) - x, rb.IMPAIR_SDS * sd)
+    hum = rb.impair(x, rate, truth, "hum", rng, 256.0) - x
+    spectrum = np.abs(np.fft.rfft(hum))
+    assert np.fft.rfftfreq(len(hum), 1 / rate)[np.argmax(spectrum)] == pytest.approx(rb.HUM_HZ, abs=0.05)
+    assert np.std(hum) == pytest.approx(rb.IMPAIR_SDS * sd / np.sqrt(2), rel=0.01)
+    pink = rb.impair(x, rate, truth, "pink", rng, 256.0) - x
+    assert len(pink) == len(x) and np.std(pink) == pytest.approx(sd, rel=0.1)  # all of it in the model's band
+    low = np.abs(np.fft.rfft(pink)) ** 2
+    f = np.fft.rfftfreq(len(pink), 1 / rate)
+    assert low[(f > 1) & (f < 4)].mean() > 10 * low[(f > 60) & (f < 120)].mean() and low[f > 130].mean() < 1e-3 * low[f < 120].mean()

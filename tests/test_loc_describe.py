@@ -20,7 +20,7 @@ from scipy.io import wavfile
 from chirpgen.config import KIND_NAMES, TARGETS, load_config
 from chirpgen.plumbing import UserError
 from chirpgen.signal import chirp_waveform
-from chirpgen.spectrogram import image_axes, render_image
+from chirpgen.spectrogram import image_axes, render_image, stft_power
 from chirploc.describe import (
     Chirp,
     Description,
@@ -36,6 +36,7 @@ from chirploc.recording import (
     check_rate,
     frame_starts,
     load_recording,
+    noise_floor,
     noise_level,
     pad_with_noise,
     pcm_to_float,
@@ -47,6 +48,7 @@ from chirploc.recording import (
     scale_to_noise,
     steady_lines_hz,
     to_mono,
+    whiten,
 )
 from chirploc.text import no_chirp_sentence, quantity, result_line, sentence
 
@@ -305,6 +307,25 @@ def test_a_steady_line_is_found_and_removed_but_a_chirp_is_not(frame, noise):
     out, notes = remove_lines(noise + tone, frame)
     assert notes == [] and np.array_equal(out, noise + tone)
     assert steady_lines_hz(noise[:2000] + hum[:2000], frame) == []  # shorter than the longest chirp: cannot tell
+
+
+def test_a_coloured_background_is_whitened_and_a_white_one_left_alone(frame, noise):
+    from chirpgen.signal import pink_noise
+
+    power = stft_power(noise, frame.stft)
+    floor = noise_floor(power)
+    assert np.all(np.abs(10 * np.log10(floor[4:101] / np.median(floor))) < 1.5)
+    out, notes = whiten(noise, frame)
+    assert notes == [] and out is noise
+    pink = noise + 3.0 * pink_noise(np.random.default_rng(1), len(noise))
+    rate = frame.signal.sample_rate_hz
+    tone = chirp_waveform("linear", len(noise), rate, 20.0, 10.0, 40.0, 60.0, np.sqrt(20.0), 0.0)
+    out, (note,) = whiten(pink + tone, frame)
+    assert note.startswith("background noise whitened (its level strayed ") and note.endswith(" dB from its median in the chirps' band)")
+    after = noise_floor(stft_power(out, frame.stft))[4:101]
+    assert 10 * np.log10(after.max() / after.min()) < 4.0  # flat now
+    column = int(25.0 * rate) // frame.stft.hop  # the chirp at 25 s is at 50 Hz, far above the whitened floor
+    assert np.argmax(stft_power(out, frame.stft)[4:, column]) + 4 == pytest.approx(50, abs=1)
 
 
 def test_noise_scaling_makes_the_images_independent_of_the_gain(frame, noise):
