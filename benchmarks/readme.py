@@ -4,7 +4,8 @@
 
 Reads ``benchmarks/README.in.md`` and replaces each line ``{{name}}`` with a table generated from
 ``benchmarks/results/``: ``accuracy`` (the full accuracy tables), ``headline`` (model vs baselines vs
-bound per kind), ``decode_steps`` (what each decode step adds), ``detection`` (presence against SNR),
+bound per kind), ``where_it_loses`` (every place the model is worse than a classical estimator),
+``decode_steps`` (what each decode step adds), ``detection`` (presence against SNR),
 ``kind_separation`` (kind against law separation), ``track_precision`` (the column peaks' precision
 and the kind they hold), ``recordings`` (WAV files of another tool, described), ``ablation`` (heads
 and adaptation at one budget), ``generate_speed``,
@@ -89,6 +90,67 @@ def verdict(result: dict[str, Any], model: str = "model") -> list[str]:
     m, b = overall[model]["kind_accuracy"], overall[best]["kind_accuracy"]
     lines.append(f"- kind accuracy: the model is **{'worse' if m < b else 'better'}** than the best baseline "
                  f"({model} {fmt(m)}, {best} {fmt(b)}).")
+    return lines
+
+
+def _kind_at_or_above(est: dict[str, Any], snr_db: float) -> float:
+    """An estimator's kind accuracy over the SNR bins from ``snr_db`` up (weighted by their chirps)."""
+    bins = [b for label, b in est["per_snr"].items() if float(label.split("..")[0]) >= snr_db]
+    return sum(b["kind_accuracy"] * b["n"] for b in bins) / sum(b["n"] for b in bins)
+
+
+def worse_cells(result: dict[str, Any], lowest_db: float = -5.0) -> list[str]:
+    """The kind x SNR cells from ``lowest_db`` up where the model's RMSE of a target exceeds the ridge's."""
+    model, ridge = result["estimators"]["model"], result["estimators"]["ridge"]
+    out = []
+    for kind, bins in model["per_kind_snr"].items():
+        for label, cell in bins.items():
+            if float(label.split("..")[0]) < lowest_db:
+                continue
+            for t in TARGETS:
+                theirs = ridge["per_kind_snr"][kind][label][t]["rmse"]
+                if cell[t]["rmse"] > theirs:
+                    out.append(f"{kind} {label} {t} ({fmt(cell[t]['rmse'])} against {fmt(theirs)})")
+    return out
+
+
+def where_it_loses(sets: list[tuple[str, dict[str, Any]]], track: dict[str, Any] | None,
+                   ablation: dict[str, Any] | None) -> list[str]:
+    """Every place the model is worse than a classical estimator, read off the results files."""
+    lines = []
+    for name, result in sets:
+        e = result["estimators"]
+        model = e["model"]["overall"]
+        for label, key in (("the ridge tracker", "ridge"), ("the ML estimator (it reads the raw signal)", "ml")):
+            theirs = e[key]["overall"]
+            worse = [f"{t} {fmt(model[t]['median'])} against {fmt(theirs[t]['median'])}"
+                     for t in TARGETS if model[t]["median"] > theirs[t]["median"]]
+            if worse:
+                lines.append(f"- {name}: medians against {label}: {', '.join(worse)}.")
+            mine, other = _kind_at_or_above(e["model"], 0.0), _kind_at_or_above(e[key], 0.0)
+            if model["kind_accuracy"] < theirs["kind_accuracy"] or mine < other:
+                lines.append(f"- {name}: kind accuracy against {label.split(' (')[0]}, {fmt(model['kind_accuracy'])} "
+                             f"against {fmt(theirs['kind_accuracy'])} ({fmt(mine)} against {fmt(other)} from 0 dB).")
+        cells = worse_cells(result)
+        n = len(result["estimators"]["model"]["per_kind_snr"]) * len(TARGETS) * sum(
+            float(label.split("..")[0]) >= -5.0 for label in e["model"]["per_snr"])
+        lines.append(f"- {name}: {len(cells)} of the {n} RMSEs per kind, SNR bin from -5 dB and target above the ridge "
+                     f"tracker's" + (": " + "; ".join(cells) + "." if cells else "."))
+    if track:
+        every, sep = track["kind_all"]["kind_accuracy"], track["separation"]["kind_accuracy"]
+        lines.append(f"- The kind is what the image holds: a likelihood-ratio test over the chirp's pixels, given its true "
+                     f"start, duration, amplitude and phase, gets {fmt(every[track_precision.IMAGE])} over all SNRs and "
+                     f"{fmt(sep[track_precision.IMAGE])} from {track['min_snr_db']:g} dB (\"How far the image tells the "
+                     "kinds apart\" below); ML keeps the phase between columns that an image loses.")
+    if ablation:
+        rows = {(r["frame"], r["variant"].split(":")[-1].strip()): r for r in ablation["rows"]}
+        ridge = next((r for (frame, v), r in rows.items() if frame != "default" and v.startswith("ridge")), None)
+        for (frame, variant), r in rows.items():
+            if (frame != "default" and ridge is not None and not variant.startswith("ridge")
+                    and r["median"]["f_start_hz"] > ridge["median"]["f_start_hz"]):
+                lines.append(f"- The {frame} frame in the ablation ({variant}, {r['images']:,} images): median f_start "
+                             f"{fmt(r['median']['f_start_hz'])} Hz against the ridge tracker's "
+                             f"{fmt(ridge['median']['f_start_hz'])} Hz.")
     return lines
 
 
@@ -310,6 +372,12 @@ def sections() -> dict[str, list[str]]:
     track = _load("track_precision.json")
     out["track_precision"] = [_source(track, "track_precision.json"), "", *track_precision.markdown(track)] if track else [
         missing.format("python benchmarks/track_precision.py")]
+    acc = _load("accuracy.json")
+    sets = [(n, r) for n, r in (("test split", acc), ("fresh set", fresh)) if r]
+    out["where_it_loses"] = [*(_source(r, f) for r, f in ((acc, "accuracy.json"), (fresh, "accuracy_fresh.json"),
+                                                         (track, "track_precision.json"), (abl, "ablation.json")) if r),
+                             "", *where_it_loses(sets, track, abl)] if sets else [
+        missing.format("python benchmarks/accuracy.py --data data/bench --split test --model chirploc/models/default")]
     rec = _load("recordings.json")
     out["recordings"] = [_source(rec, "recordings.json"), "", *recordings.markdown(rec)] if rec else [
         missing.format("python benchmarks/recordings.py")]

@@ -216,7 +216,8 @@ def model_card(card: CardInputs, prov: dict[str, Any]) -> str:
         format_table(card.evaluation),
         "```",
         "",
-        "Side by side with classical estimators and the Cramér-Rao bound: `benchmarks/README.md`.",
+        "Side by side with classical estimators and the Cramér-Rao bound, and every place where it is still worse "
+        "than them: `benchmarks/README.md`.",
         "",
     ]
     return "\n".join(lines)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from benchmarks import readme
-from chirpgen.config import GenConfig, load_config
+from chirpgen.config import TARGETS, GenConfig, load_config
 
 
 def bench_config() -> tuple[dict, GenConfig]:
@@ -62,3 +62,26 @@ def test_experiment_rows_state_the_budget_and_the_lr_decay():
     assert "| lora_r=4; 3 x all |" in old  # a record from before the decay existed
     assert "3 x all, lr decaying over the last epoch |" in one
     assert "3 x all, lr decaying over the last 2 epochs |" in two
+
+
+def _estimator(rmse: float, median: float, kind: float) -> dict:
+    target = {"rmse": rmse, "median": median}
+    cell = {"n": 10, "kind_accuracy": kind, **{t: dict(target) for t in TARGETS}}
+    bins = ("-10..-5 dB", "-5..0 dB", "0..5 dB")
+    return {"overall": cell, "per_snr": {b: dict(cell) for b in bins},
+            "per_kind_snr": {k: {b: {t: dict(target) for t in TARGETS} for b in bins} for k in ("linear", "quadratic")}}
+
+
+def test_where_it_loses_lists_each_cell_and_median_worse_than_a_classical_estimator():
+    result = {"estimators": {"model": _estimator(1.0, 0.1, 0.8), "ridge": _estimator(1.5, 0.2, 0.7),
+                             "ml": _estimator(2.0, 0.01, 0.9)}}
+    assert readme.worse_cells(result) == []
+    result["estimators"]["model"]["per_kind_snr"]["quadratic"]["0..5 dB"]["f_end_hz"]["rmse"] = 1.6
+    result["estimators"]["model"]["per_kind_snr"]["linear"]["-10..-5 dB"]["t_start_s"]["rmse"] = 9.0  # below -5 dB
+    assert readme.worse_cells(result) == ["quadratic 0..5 dB f_end_hz (1.600 against 1.500)"]
+    lines = readme.where_it_loses([("test split", result)], None, None)
+    assert lines[0] == ("- test split: medians against the ML estimator (it reads the raw signal): t_start_s 0.100 against "
+                        "0.010, f_start_hz 0.100 against 0.010, f_end_hz 0.100 against 0.010, duration_s 0.100 against 0.010.")
+    assert lines[1] == "- test split: kind accuracy against the ML estimator, 0.800 against 0.900 (0.800 against 0.900 from 0 dB)."
+    assert lines[2].startswith("- test split: 1 of the 16 RMSEs per kind, SNR bin from -5 dB and target above")
+    assert len(lines) == 3  # the ridge is worse on every median and on the kind: no line for it
