@@ -305,23 +305,30 @@ def steady_lines_hz(signal: np.ndarray, frame: GenConfig) -> list[float]:
     return [f for _, f in sorted(out, reverse=True)]  # the strongest first
 
 
-def line_component(signal: np.ndarray, f_hz: float, fs: float) -> np.ndarray:
+def line_component(signal: np.ndarray, f_hz: float, fs: float, row_hz: float) -> np.ndarray:
     """The steady line near ``f_hz`` in ``signal``: a(t) cos(2 pi f t) + b(t) sin(2 pi f t), its frequency
-    refined to the largest periodogram value within half an STFT row and a, b piecewise linear between
-    knots ``LINE_KNOT_S`` apart, fitted by least squares (see Notes)."""
+    refined to the largest periodogram value within half an STFT row (``row_hz``) and a, b piecewise
+    linear between knots ``LINE_KNOT_S`` apart, fitted by least squares (see Notes). Each sample has two
+    knots, so the normal equations are summed per knot pair: no design matrix of samples x knots."""
     from scipy.optimize import minimize_scalar
 
     t = np.arange(len(signal)) / fs
     centred = signal - np.mean(signal)
     fit = minimize_scalar(lambda f: -np.abs(np.sum(centred * np.exp(-2j * np.pi * f * t))),
-                          bounds=(f_hz - 0.5 * fs / 256, f_hz + 0.5 * fs / 256), method="bounded",
-                          options={"xatol": 1e-5})
-    knots = np.linspace(0.0, t[-1], max(2, int(np.ceil(t[-1] / LINE_KNOT_S)) + 1))
-    hats = np.clip(1.0 - np.abs(t[:, None] - knots[None, :]) / (knots[1] - knots[0]), 0.0, None)  # (N, K)
+                          bounds=(f_hz - 0.5 * row_hz, f_hz + 0.5 * row_hz), method="bounded", options={"xatol": 1e-5})
+    n_knots = max(2, int(np.ceil(t[-1] / LINE_KNOT_S)) + 1)
+    step = t[-1] / (n_knots - 1) if t[-1] > 0 else 1.0
+    left = np.minimum((t / step).astype(np.intp), n_knots - 2)  # each sample lies between knots left and left + 1
+    w = t / step - left
     phase = 2 * np.pi * fit.x * t
-    design = np.concatenate([hats * np.cos(phase)[:, None], hats * np.sin(phase)[:, None]], axis=1)
-    coef, *_ = np.linalg.lstsq(design, signal, rcond=None)
-    return design @ coef
+    rows = np.stack([(1 - w) * np.cos(phase), (1 - w) * np.sin(phase), w * np.cos(phase), w * np.sin(phase)])  # (4, N)
+    columns = 2 * left + np.arange(4)[:, None]  # (4, N): the unknowns (a, b at the left knot, then at the right one)
+    size = 2 * n_knots
+    pairs = (columns[:, None] * size + columns[None]).ravel()  # (4 x 4 x N) entries of the normal matrix
+    normal = np.bincount(pairs, weights=(rows[:, None] * rows[None]).ravel(), minlength=size * size).reshape(size, size)
+    rhs = np.bincount(columns.ravel(), weights=(rows * signal).ravel(), minlength=size)
+    coef = np.linalg.lstsq(normal, rhs, rcond=None)[0]
+    return np.sum(rows * coef[columns], axis=0)
 
 
 def remove_lines(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
@@ -333,7 +340,7 @@ def remove_lines(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list
         lines = steady_lines_hz(signal, frame)
         if not lines:
             break
-        signal = signal - line_component(signal, lines[0], fs)
+        signal = signal - line_component(signal, lines[0], fs, frame.bin_hz)
         removed.append(lines[0])
     if not removed:
         return signal, []
