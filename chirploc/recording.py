@@ -88,6 +88,7 @@ LINE_FACTOR = 4.0  # a row lit this many times above the noise for longer than a
 LINE_MARGIN = 4  # columns a chirp can light beyond its duration's (its window reaches past both ends)
 MAX_LINES = 8  # steady lines notched out at most
 LINE_KNOT_S = 2.0  # a steady line's amplitude and phase may change this fast
+SILENT_RATIO = 1e-6  # a noise level this far (120 dB) below the recording's peak is digital silence
 OFFSET_NOTE = 0.1  # a removed offset of this share of the noise level or more is noted
 PAD_SEED = 0  # padding is the frame's noise drawn from this seed: the same for every recording
 MAX_RAW_AMPLITUDE = 1e15  # with --scale raw: the float32 STFT's power stays far from overflow
@@ -356,8 +357,12 @@ def scale_to_noise(signal: np.ndarray, frame: GenConfig, name: str | Path) -> tu
     """
     level = noise_level(signal, frame)
     if not level > 0:
-        raise InputError(f"{name} is silent (noise level 0); nothing to describe (use --scale raw to render it as is)")
+        raise _silent(name)
     return signal / level, [f"divided by its noise level {level:.3g}"]
+
+
+def _silent(name: str | Path) -> InputError:
+    return InputError(f"{name} is silent (noise level 0); nothing to describe (use --scale raw to render it as is)")
 
 
 @dataclass(frozen=True)
@@ -378,15 +383,22 @@ def frame_starts(n: int, frame: GenConfig) -> list[int]:
     return [k * hop - lo for k in range(max(1, -(-last_start // hop)))]
 
 
-def remove_offset(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
+def remove_offset(signal: np.ndarray, frame: GenConfig, name: str | Path = "recording") -> tuple[np.ndarray, list[str]]:
     """``signal`` (at the frame's rate) less its mean (see Notes), with a note when the mean is not small
-    against the noise."""
+    against the noise.
+
+    Raises:
+        InputError: a recording with no noise left once its mean is removed (a constant, digital
+            silence with a click): nothing to scale by.
+    """
     peak = float(np.max(np.abs(signal), initial=0.0))
     if peak == 0:
-        return signal, []
+        raise _silent(name)
     mean = float(np.mean(signal / peak)) * peak  # the sum of samples near the float limit would overflow
     out = signal - mean
     level = noise_level(out, frame)
+    if not level > SILENT_RATIO * peak:
+        raise _silent(name)
     if not abs(mean) > OFFSET_NOTE * level:
         return out, []
     return out, [f"offset {mean:.3g} removed ({abs(mean) / level:.2g} times the noise level)"]
@@ -403,7 +415,7 @@ def in_frame_units(
     except InputError as exc:
         raise InputError(f"{name}: {exc}") from None
     if scale == "noise":
-        signal, offset_notes = remove_offset(signal, frame)
+        signal, offset_notes = remove_offset(signal, frame, name)
         signal, line_notes = remove_lines(signal, frame)
         signal, white_notes = whiten(signal, frame)
         signal, scale_notes = scale_to_noise(signal, frame, name)

@@ -290,6 +290,9 @@ def test_an_offset_is_removed_and_noted_when_it_matters(frame, noise):
     assert notes == [f"offset {0.5 + np.mean(noise):.3g} removed ({abs(0.5 + np.mean(noise)) / noise_level(out, frame):.2g} "
                      "times the noise level)"]
     assert remove_offset(noise, frame)[1] == []  # white noise's own mean is far below a tenth of its level
+    for silent in (np.full(20_000, 3.0), np.r_[np.zeros(5000), 1.0, np.zeros(5000)], np.zeros(100)):  # nothing left
+        with pytest.raises(InputError, match="x.wav is silent"):
+            remove_offset(silent, frame, "x.wav")
 
 
 def test_a_steady_line_is_found_and_removed_but_a_chirp_is_not(frame, noise):
