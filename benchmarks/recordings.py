@@ -15,7 +15,8 @@ sigma^2) once the recording is resampled. A share NOISE_ONLY of the recordings h
 same recordings are then made again with an impairment of real recordings added: an offset of
 IMPAIR_SDS sigma, a mains hum of HUM_HZ and amplitude IMPAIR_SDS sigma, or a pink (1/f) background of
 variance sigma^2 in the model's band on top of the white one (the SNR stays the white noise's; near
-the lowest frequencies the pink noise is far stronger).
+the lowest frequencies the pink noise is far stronger); or with every chirp LOUD_DB louder, 15 to
+35 dB, where real calls often are and above the 10 dB the default model was trained to.
 
 Every file goes through chirploc.describe_many with the packaged model (or ``--model``), the path
 `chirploc describe` takes. Per recording with a chirp: whether a chirp is reported, the errors of
@@ -48,9 +49,10 @@ LENGTHS_S = (20.0, 47.0, 60.0, 150.0)
 NOISE_ONLY = 0.2  # share of recordings without a chirp
 SCIPY_METHOD = {"linear": "linear", "quadratic": "quadratic", "exponential": "logarithmic"}
 SNR_STEP_DB = 5.0
-IMPAIRMENTS = ("clean", "offset", "hum", "pink")
+IMPAIRMENTS = ("clean", "offset", "hum", "pink", "loud")
 IMPAIR_SDS = 3.0  # an offset, or the amplitude of a 50 Hz hum, in noise standard deviations (model's band)
 HUM_HZ = 50.0
+LOUD_DB = 25.0  # the "loud" impairment raises every chirp by this much: 15 to 35 dB, above what the model knows
 
 
 def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig) -> tuple[np.ndarray, int, dict[str, Any]]:
@@ -73,9 +75,11 @@ def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig) -> tuple[
     t = np.arange(n) / rate
     on = (t >= t_start) & (t <= t_start + duration)
     amplitude = sigma * np.sqrt(2.0 * 10.0 ** (snr_db / 10.0))
-    x[on] += amplitude * chirp(t[on] - t_start, f_start, duration, f_end, method=SCIPY_METHOD[kind],
-                               phi=rng.uniform(0.0, 360.0))
-    truth.update(kind=kind, t_start_s=t_start, duration_s=duration, f_start_hz=f_start, f_end_hz=f_end, snr_db=snr_db)
+    clean = amplitude * chirp(t[on] - t_start, f_start, duration, f_end, method=SCIPY_METHOD[kind],
+                              phi=rng.uniform(0.0, 360.0))
+    x[on] += clean
+    truth.update(kind=kind, t_start_s=t_start, duration_s=duration, f_start_hz=f_start, f_end_hz=f_end, snr_db=snr_db,
+                 chirp=(on, clean))  # where the chirp is and its samples, for the "loud" impairment
     return x, rate, truth
 
 
@@ -88,6 +92,13 @@ def impair(x: np.ndarray, rate: int, truth: dict[str, Any], impairment: str, rng
     if impairment == "hum":
         t = np.arange(len(x)) / rate
         return x + IMPAIR_SDS * truth["noise_sd"] * np.sin(2 * np.pi * HUM_HZ * t + rng.uniform(0.0, 2 * np.pi))
+    if impairment == "loud":
+        if truth["kind"] is None:
+            return x
+        on, clean = truth["chirp"]
+        louder = x.copy()
+        louder[on] += (10.0 ** (LOUD_DB / 20.0) - 1.0) * clean
+        return louder
     if impairment == "pink":  # made at the model's rate, so all of its variance lies in the model's band
         from scipy.signal import resample_poly
 
@@ -144,6 +155,7 @@ def evaluate(n: int, seed: int, predictor: Any, workdir: Path, impairment: str =
         path = workdir / f"rec{i:05d}.wav"
         write_wav(path, impair(x, rate, truth, impairment, extra, frame.signal.sample_rate_hz), rate, pcm=i % 2 == 0)
         paths.append(path)
+        truth.pop("chirp", None)
         truths.append(truth)
     start = time.perf_counter()
     descriptions = list(describe_many(paths, predictor))
@@ -201,7 +213,8 @@ def markdown(record: dict[str, Any]) -> list[str]:
     impaired = record.get("impaired", {})
     if impaired:
         lines += ["", f"The same recordings with an offset of {IMPAIR_SDS:g} noise standard deviations, a {HUM_HZ:g} Hz "
-                  "hum of that amplitude, or a pink (1/f) background as strong as the white noise, added:", "",
+                  "hum of that amplitude, or a pink (1/f) background as strong as the white noise, added; or with "
+                  f"every chirp {LOUD_DB:g} dB louder (\"loud\"):", "",
                   *md_header(["condition", *head[1:], "noise-only with a chirp"])]
         for name, rec in [("clean", record), *impaired.items()]:
             lines.append(row(name, rec["overall"], fmt(rec["noise_only"]["with_a_chirp"])))

@@ -53,6 +53,13 @@ Notes:
     recording's spectrum is divided by its square root, in one FFT of the recording mirrored by
     ``WHITEN_PAD_S`` at both ends.
 
+    Loud chirps: the model knows chirps up to ``snr_db[1]`` (10 dB for the default frame). Once the
+    recording is in unit noise, if its brightest pixel (rows above DC) exceeds ``LOUD_MARGIN`` times
+    the pixel of a steady tone at that SNR (:func:`peak_bin_power`), white noise of variance g - 1 is
+    added and the sum divided by sqrt(g), g the ratio: the noise stays at unit level and the loudest
+    chirp comes down to that SNR, the image one the model was trained on. The noise is drawn from
+    ``PAD_SEED + 1``, the same for every recording.
+
     Padding: a recording is padded, at its frame's rate and in its units, with the frame's noise
     (chirpgen's, of unit variance: the recording's own level after the division by it), the same
     draw for every recording. Zeros would leave an edge the model never saw in training, where the recording
@@ -71,7 +78,7 @@ import numpy as np
 from chirpgen.config import GenConfig, StftConfig
 from chirpgen.plumbing import UserError
 from chirpgen.signal import NOISE_FUNCTIONS
-from chirpgen.spectrogram import column_centres, power_to_grey, render_image, stft_power
+from chirpgen.spectrogram import column_centres, power_to_grey, render_image, stft_power, stft_window
 
 RECORDING_SUFFIXES = (".wav", ".npy")
 SCALES = ("noise", "raw")
@@ -88,6 +95,7 @@ LINE_FACTOR = 4.0  # a row lit this many times above the noise for longer than a
 LINE_MARGIN = 4  # columns a chirp can light beyond its duration's (its window reaches past both ends)
 MAX_LINES = 8  # steady lines notched out at most
 LINE_KNOT_S = 2.0  # a steady line's amplitude and phase may change this fast
+LOUD_MARGIN = 2.0  # a brightest pixel this many times a top-SNR chirp's is quietened (a top-SNR chirp's stays below)
 SILENT_RATIO = 1e-6  # a noise level this far (120 dB) below the recording's peak is digital silence
 OFFSET_NOTE = 0.1  # a removed offset of this share of the noise level or more is noted
 PAD_SEED = 0  # padding is the frame's noise drawn from this seed: the same for every recording
@@ -361,6 +369,31 @@ def scale_to_noise(signal: np.ndarray, frame: GenConfig, name: str | Path) -> tu
     return signal / level, [f"divided by its noise level {level:.3g}"]
 
 
+def peak_bin_power(snr_db: float, frame: GenConfig) -> float:
+    """The normalised STFT power of a steady tone of ``snr_db`` (chirpgen's A^2 / 2 over unit noise) in its
+    bin: (A / 2)^2 (sum w)^2 / sum w^2, the brightest pixel a chirp of that SNR makes."""
+    w = stft_window(frame.stft).astype(np.float64)
+    return 2.0 * 10.0 ** (snr_db / 10.0) / 4.0 * float(np.sum(w)) ** 2 / float(np.sum(w**2))
+
+
+def quieten(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
+    """``signal`` (in the frame's units: unit noise) with white noise added and the sum scaled back to
+    unit noise, so that its brightest pixel is no brighter than a chirp of the highest SNR the frame
+    knows makes it (see Notes); unchanged, without a note, when it is not ``LOUD_MARGIN`` times that."""
+    scaled = _inside_power(signal, frame.stft)
+    if scaled is None:
+        return signal, []
+    brightest = float(np.max(scaled[1][1:])) * scaled[0] ** 2
+    top_db = frame.signal.snr_db[1]
+    gain = brightest / peak_bin_power(top_db, frame)
+    if not gain > LOUD_MARGIN:
+        return signal, []
+    noise = NOISE_FUNCTIONS["white"](np.random.default_rng(PAD_SEED + 1), len(signal)).astype(np.float64)
+    out = (signal + np.sqrt(gain - 1.0) * noise) / np.sqrt(gain)
+    return out, [f"its loudest chirp about {top_db + 10 * np.log10(gain):.0f} dB, above the {top_db:g} dB the model "
+                 f"knows: white noise added to bring it to {top_db:g} dB"]
+
+
 def _silent(name: str | Path) -> InputError:
     return InputError(f"{name} is silent (noise level 0); nothing to describe (use --scale raw to render it as is)")
 
@@ -419,7 +452,8 @@ def in_frame_units(
         signal, line_notes = remove_lines(signal, frame)
         signal, white_notes = whiten(signal, frame)
         signal, scale_notes = scale_to_noise(signal, frame, name)
-        notes += offset_notes + line_notes + white_notes + scale_notes
+        signal, loud_notes = quieten(signal, frame)
+        notes += offset_notes + line_notes + white_notes + scale_notes + loud_notes
     elif np.max(np.abs(signal), initial=0.0) > MAX_RAW_AMPLITUDE:
         raise InputError(f"{name} has samples beyond {MAX_RAW_AMPLITUDE:.0e}, too loud for --scale raw; use --scale noise")
     return signal, notes

@@ -77,7 +77,8 @@ def test_no_recordings_is_refused(argv, capsys):
 def test_impairments_add_an_offset_a_hum_or_a_pink_background_in_noise_units():
     frame = load_config("default")
     rng = np.random.default_rng(2)
-    x, rate, truth = rb.draw_recording(1, rng, frame)  # 500 Hz
+    x, rate, truth = next(d for d in (rb.draw_recording(i, rng, frame) for i in range(1, 80, 4)) if d[2]["kind"])
+    assert rate == 500
     sd = truth["noise_sd"]
     assert np.array_equal(rb.impair(x, rate, truth, "clean", rng, 256.0), x)
     assert np.allclose(rb.impair(x, rate, truth, "offset", rng, 256.0) - x, rb.IMPAIR_SDS * sd)
@@ -85,6 +86,9 @@ def test_impairments_add_an_offset_a_hum_or_a_pink_background_in_noise_units():
     spectrum = np.abs(np.fft.rfft(hum))
     assert np.fft.rfftfreq(len(hum), 1 / rate)[np.argmax(spectrum)] == pytest.approx(rb.HUM_HZ, abs=0.05)
     assert np.std(hum) == pytest.approx(rb.IMPAIR_SDS * sd / np.sqrt(2), rel=0.01)
+    on, clean = truth["chirp"]
+    louder = rb.impair(x, rate, truth, "loud", rng, 256.0) - x
+    assert np.allclose(louder[on], (10 ** (rb.LOUD_DB / 20) - 1) * clean) and not louder[~on].any()
     pink = rb.impair(x, rate, truth, "pink", rng, 256.0) - x
     assert len(pink) == len(x) and np.std(pink) == pytest.approx(sd, rel=0.1)  # all of it in the model's band
     low = np.abs(np.fft.rfft(pink)) ** 2

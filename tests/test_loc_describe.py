@@ -40,6 +40,8 @@ from chirploc.recording import (
     noise_level,
     pad_with_noise,
     pcm_to_float,
+    peak_bin_power,
+    quieten,
     recording_segments,
     recording_spectrogram,
     remove_lines,
@@ -310,6 +312,20 @@ def test_a_steady_line_is_found_and_removed_but_a_chirp_is_not(frame, noise):
     out, notes = remove_lines(noise + tone, frame)
     assert notes == [] and np.array_equal(out, noise + tone)
     assert steady_lines_hz(noise[:2000] + hum[:2000], frame) == []  # shorter than the longest chirp: cannot tell
+
+
+def test_a_chirp_louder_than_the_model_knows_is_brought_down_to_its_highest_snr(frame, noise):
+    rate, top = frame.signal.sample_rate_hz, frame.signal.snr_db[1]
+    tone = chirp_waveform("linear", len(noise), rate, 20.0, 10.0, 40.0, 40.0, np.sqrt(2 * 10 ** (top / 10)), 0.0)
+    assert float(stft_power(tone, frame.stft)[40].max()) == pytest.approx(peak_bin_power(top, frame), rel=0.02)
+    out, notes = quieten(noise + tone, frame)  # a chirp at the top SNR is left as it is
+    assert notes == [] and out is not None and np.array_equal(out, noise + tone)
+    loud = noise + 10.0 * tone  # 20 dB above the top
+    out, (note,) = quieten(loud, frame)
+    assert note == f"its loudest chirp about 30 dB, above the {top:g} dB the model knows: white noise added to bring it to {top:g} dB"
+    assert float(stft_power(out, frame.stft)[40].max()) < 1.5 * peak_bin_power(top, frame)
+    quiet_part = out[: 15 * int(rate)]  # before the chirp: still noise of unit level
+    assert np.std(quiet_part) == pytest.approx(1.0, rel=0.05)
 
 
 def test_a_coloured_background_is_whitened_and_a_white_one_left_alone(frame, noise):

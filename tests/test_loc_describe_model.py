@@ -85,6 +85,17 @@ def test_a_recording_with_an_offset_and_mains_hum_gives_its_chirp_alone(predicto
     assert quiet.chirps == ()
 
 
+def test_a_chirp_far_louder_than_the_frame_knows_is_read_as_well(predictor):
+    truth = ("exponential", 12.0, 9.0, 15.0, 40.0)
+    n = int(60 * RATE_HZ)
+    signal = np.random.default_rng(8).standard_normal(n) + chirp_waveform(
+        truth[0], n, RATE_HZ, *truth[1:3], *truth[3:], np.sqrt(2 * 10 ** 3.5), 0.3)  # 35 dB
+    d = chirploc.describe(signal, sample_rate_hz=RATE_HZ, predictor=predictor)
+    (chirp,) = d.chirps
+    assert_found(chirp, *truth)
+    assert any(note.startswith("its loudest chirp about 35 dB") for note in d.notes)
+
+
 def test_a_short_clip_is_padded_and_its_chirp_found_at_its_time(predictor):
     truth = ("linear", 8.0, 10.0, 30.0, 50.0)
     d = chirploc.describe(recording(25, [truth], seed=2), sample_rate_hz=RATE_HZ, predictor=predictor)
