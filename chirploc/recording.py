@@ -90,6 +90,7 @@ FLOOR_QUANTILE = 0.2  # a row's noise floor from this quantile over the columns:
 FLOOR_ROWS = 8  # and the running median over twice this many rows and one: lines and chirps are narrower
 WHITEN_DB = 6.0  # a floor straying more than this from its median in the chirps' band is whitened (a white one's < 5)
 WHITEN_MIN_COLUMNS = 16  # fewer columns of a recording than this tell too little of its floor
+WHITEN_FLOOR = 1e-12  # row floors are taken as at least this share of the median: no division by an empty row
 WHITEN_PAD_S = 4.0  # mirrored seconds either side while whitening
 LINE_FACTOR = 4.0  # a row lit this many times above the noise for longer than any chirp holds a steady line
 LINE_MARGIN = 4  # columns a chirp can light beyond its duration's (its window reaches past both ends)
@@ -275,14 +276,18 @@ def whiten(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]
     floor = noise_floor(scaled[1])
     lo, hi = (round(f / frame.bin_hz) for f in frame.signal.freq_hz)
     band = floor[max(lo, 1) : hi + 1]  # the rows chirps are drawn in (not those a resampler's filter rolls off)
-    span_db = float(np.max(np.abs(10.0 * np.log10(band / np.median(band)))))
+    level = float(np.median(band))
+    if not level > 0:
+        return signal, []
+    span_db = float(np.max(np.abs(10.0 * np.log10(np.maximum(band, WHITEN_FLOOR * level) / level))))
     if not span_db > WHITEN_DB:
         return signal, []
     fs = frame.signal.sample_rate_hz
     pad = min(len(signal) - 1, round(WHITEN_PAD_S * fs))
     padded = np.pad(signal, pad, mode="reflect")  # the filter's short response wraps into mirrored samples
     freqs = np.fft.rfftfreq(len(padded), 1.0 / fs)
-    gain = np.interp(freqs, np.arange(len(floor)) * frame.bin_hz, np.sqrt(np.median(floor) / floor))
+    floor = np.maximum(floor, WHITEN_FLOOR * level)  # an empty row (nothing above a recording's own Nyquist) stays finite
+    gain = np.interp(freqs, np.arange(len(floor)) * frame.bin_hz, np.sqrt(level / floor))
     out = np.fft.irfft(np.fft.rfft(padded) * gain, n=len(padded))[pad : pad + len(signal)]
     return out, [f"background noise whitened (its level strayed {span_db:.0f} dB from its median in the chirps' band)"]
 

@@ -11,6 +11,7 @@ import importlib
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -343,6 +344,12 @@ def test_a_coloured_background_is_whitened_and_a_white_one_left_alone(frame, noi
     assert note.startswith("background noise whitened (its level strayed ") and note.endswith(" dB from its median in the chirps' band)")
     after = noise_floor(stft_power(out, frame.stft))[4:101]
     assert 10 * np.log10(after.max() / after.min()) < 4.0  # flat now
+    spectrum = np.fft.rfft(noise)
+    spectrum[np.fft.rfftfreq(len(noise), 1 / rate) > 40.0] = 0.0  # a recording with nothing above 40 Hz
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lifted, (note,) = whiten(np.fft.irfft(spectrum, n=len(noise)), frame)
+    assert np.all(np.isfinite(lifted)) and note.startswith("background noise whitened")
     column = int(25.0 * rate) // frame.stft.hop  # the chirp at 25 s is at 50 Hz, far above the whitened floor
     assert np.argmax(stft_power(out, frame.stft)[4:, column]) + 4 == pytest.approx(50, abs=1)
 
