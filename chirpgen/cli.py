@@ -23,18 +23,27 @@ RESUME_HINT = "Interrupted: complete shards are kept; run the same command again
 @contextmanager
 def _ctrl_c_noticed() -> Iterator[threading.Event]:
     """Record every Ctrl-C in an Event while also raising KeyboardInterrupt as usual, so that one
-    that lands where Python ignores exceptions still stops the work at the next block."""
+    that lands where Python ignores exceptions (a finaliser, a weakref callback) still stops the work
+    at the next block; Python's "Exception ignored" report of such a one, with its traceback, is
+    left out: the interruption is not lost, only raised a block later."""
     stop = threading.Event()
+    previous_hook = sys.unraisablehook
 
     def handler(signum: int, frame: Any) -> None:
         stop.set()
         signal.default_int_handler(signum, frame)
 
+    def unraisable(report: Any) -> None:
+        if not (isinstance(report.exc_value, KeyboardInterrupt) and stop.is_set()):
+            previous_hook(report)
+
     previous = signal.signal(signal.SIGINT, handler)
+    sys.unraisablehook = unraisable
     try:
         yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
 
 
 @cli_group(context_settings={"help_option_names": ["-h", "--help"]})

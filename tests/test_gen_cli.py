@@ -235,3 +235,19 @@ def test_config_file_that_is_not_text_a_section_that_is_not_a_mapping_and_a_pres
     assert load_config(path=tmp_path / "empty_section.yaml").signal == load_config("default").signal
     with pytest.raises(ValueError, match=r"unknown preset .*choose one of \['audio', 'default'\]"):
         load_config(str(tmp_path / "sig5"))
+
+
+def test_a_ctrl_c_inside_a_finaliser_is_kept_for_the_next_block_without_a_traceback(monkeypatch):
+    from types import SimpleNamespace
+
+    from chirpgen.cli import _ctrl_c_noticed
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    with _ctrl_c_noticed() as stop:
+        sys.unraisablehook(SimpleNamespace(exc_value=KeyboardInterrupt()))  # before any Ctrl-C: reported
+        stop.set()  # what the SIGINT handler does first
+        sys.unraisablehook(SimpleNamespace(exc_value=KeyboardInterrupt()))  # then swallowed: kept in stop
+        sys.unraisablehook(SimpleNamespace(exc_value=ValueError("x")))  # anything else: reported
+    assert [type(r.exc_value) for r in seen] == [KeyboardInterrupt, ValueError]
+    assert sys.unraisablehook == seen.append  # restored
