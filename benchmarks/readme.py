@@ -93,10 +93,17 @@ def verdict(result: dict[str, Any], model: str = "model") -> list[str]:
     return lines
 
 
+def _snr_lo(label: str) -> float:
+    """The lower edge in dB of an SNR bin labelled as chirploc.metrics writes it ("-5..0 dB")."""
+    return float(label.split("..")[0])
+
+
 def _kind_at_or_above(est: dict[str, Any], snr_db: float) -> float:
-    """An estimator's kind accuracy over the SNR bins from ``snr_db`` up (weighted by their chirps)."""
-    bins = [b for label, b in est["per_snr"].items() if float(label.split("..")[0]) >= snr_db]
-    return sum(b["kind_accuracy"] * b["n"] for b in bins) / sum(b["n"] for b in bins)
+    """An estimator's kind accuracy over the SNR bins from ``snr_db`` up (weighted by their chirps; NaN
+    without any)."""
+    bins = [b for label, b in est["per_snr"].items() if _snr_lo(label) >= snr_db]
+    n = sum(b["n"] for b in bins)
+    return sum(b["kind_accuracy"] * b["n"] for b in bins) / n if n else float("nan")
 
 
 def worse_cells(result: dict[str, Any], lowest_db: float = -5.0) -> list[str]:
@@ -105,7 +112,7 @@ def worse_cells(result: dict[str, Any], lowest_db: float = -5.0) -> list[str]:
     out = []
     for kind, bins in model["per_kind_snr"].items():
         for label, cell in bins.items():
-            if float(label.split("..")[0]) < lowest_db:
+            if _snr_lo(label) < lowest_db:
                 continue
             for t in TARGETS:
                 theirs = ridge["per_kind_snr"][kind][label][t]["rmse"]
@@ -132,8 +139,7 @@ def where_it_loses(sets: list[tuple[str, dict[str, Any]]], track: dict[str, Any]
                 lines.append(f"- {name}: kind accuracy against {label.split(' (')[0]}, {fmt(model['kind_accuracy'])} "
                              f"against {fmt(theirs['kind_accuracy'])} ({fmt(mine)} against {fmt(other)} from 0 dB).")
         cells = worse_cells(result)
-        n = len(result["estimators"]["model"]["per_kind_snr"]) * len(TARGETS) * sum(
-            float(label.split("..")[0]) >= -5.0 for label in e["model"]["per_snr"])
+        n = len(e["model"]["per_kind_snr"]) * len(TARGETS) * sum(_snr_lo(label) >= -5.0 for label in e["model"]["per_snr"])
         lines.append(f"- {name}: {len(cells)} of the {n} RMSEs per kind, SNR bin from -5 dB and target above the ridge "
                      f"tracker's" + (": " + "; ".join(cells) + "." if cells else "."))
     if track:
@@ -161,11 +167,8 @@ def overall_table(result: dict[str, Any]) -> list[str]:
                        "kind accuracy, SNR >= 0 dB", "Pearson r t_start"])
     for name, stats in result["estimators"].items():
         g = stats["overall"]
-        high = [b for label, b in stats["per_snr"].items() if float(label.split("..")[0]) >= 0]
-        n_high = sum(b["n"] for b in high)
-        kind_high = sum(b["kind_accuracy"] * b["n"] for b in high) / n_high if n_high else float("nan")
         lines.append(md_row([name, *[f"{fmt(g[t]['rmse'])} ({fmt(g[t]['median'])})" for t in TARGETS],
-                             fmt(g["kind_accuracy"]), fmt(kind_high), f"{g['t_start_s']['pearson_r']:.4f}"]))
+                             fmt(g["kind_accuracy"]), fmt(_kind_at_or_above(stats, 0.0)), f"{g['t_start_s']['pearson_r']:.4f}"]))
     return lines
 
 

@@ -43,6 +43,7 @@ from benchmarks.tables import fmt, md_header, md_row  # noqa: E402
 from chirpgen.config import TARGETS, GenConfig  # noqa: E402
 from chirpgen.sample import draw_frequencies  # noqa: E402
 from chirpgen.signal import pink_noise  # noqa: E402
+from chirploc.metrics import error_stats  # noqa: E402
 
 RATES_HZ = (256, 500, 1000, 8000)
 LENGTHS_S = (20.0, 47.0, 60.0, 150.0)
@@ -135,9 +136,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(rows), "found": len(found) / len(rows) if rows else None,
                            "false_per_recording": float(np.mean([r["reported"] - r["found"] for r in rows])) if rows else None}
     if found:
-        errors = {k: np.array([r[f"error_{k}"] for r in found]) for k in TARGETS}
-        out["median"] = {k: float(np.median(np.abs(e))) for k, e in errors.items()}
-        out["rmse"] = {k: float(np.sqrt(np.mean(e**2))) for k, e in errors.items()}
+        stats = {k: error_stats([r[f"error_{k}"] for r in found]) for k in TARGETS}
+        out["median"] = {k: st["median"] for k, st in stats.items()}
+        out["rmse"] = {k: st["rmse"] for k, st in stats.items()}
         out["kind_accuracy"] = float(np.mean([r["kind_ok"] for r in found]))
     return out
 
