@@ -38,7 +38,8 @@ Notes:
     times the noise in more columns than the longest chirp can light (its duration's columns and
     ``LINE_MARGIN``), and more than noise lights by chance (mean plus four standard deviations of a
     binomial count), holds a steady line such as mains hum: no chirp lasts that long. The strongest
-    is taken out, its frequency refined to the periodogram's peak within half a row and its amplitude
+    is taken out, its frequency refined to the periodogram's peak within its main lobe (beyond it the
+    search would settle on a sidelobe, a fraction of a hertz off, and leave the line beating) and its amplitude
     and phase fitted by least squares as a(t) cos + b(t) sin with a, b piecewise linear between knots
     ``LINE_KNOT_S`` apart (mains hum drifts), and the search repeats, up to ``MAX_LINES`` lines. A
     subtracted fit leaves no edge transients, which a notch filter run over the recording would, at
@@ -321,15 +322,17 @@ def steady_lines_hz(signal: np.ndarray, frame: GenConfig) -> list[float]:
 
 def line_component(signal: np.ndarray, f_hz: float, fs: float, row_hz: float) -> np.ndarray:
     """The steady line near ``f_hz`` in ``signal``: a(t) cos(2 pi f t) + b(t) sin(2 pi f t), its frequency
-    refined to the largest periodogram value within half an STFT row (``row_hz``) and a, b piecewise
+    refined to the largest periodogram value within one bin of the whole signal's periodogram (its
+    main lobe; ``f_hz`` is that periodogram's peak) and half an STFT row (``row_hz``), and a, b piecewise
     linear between knots ``LINE_KNOT_S`` apart, fitted by least squares (see Notes). Each sample has two
     knots, so the normal equations are summed per knot pair: no design matrix of samples x knots."""
     from scipy.optimize import minimize_scalar
 
     t = np.arange(len(signal)) / fs
     centred = signal - np.mean(signal)
+    half = min(0.5 * row_hz, fs / max(len(signal), 1))  # the main lobe: farther out, sidelobes trap the search
     fit = minimize_scalar(lambda f: -np.abs(np.sum(centred * np.exp(-2j * np.pi * f * t))),
-                          bounds=(f_hz - 0.5 * row_hz, f_hz + 0.5 * row_hz), method="bounded", options={"xatol": 1e-5})
+                          bounds=(f_hz - half, f_hz + half), method="bounded", options={"xatol": 1e-5})
     n_knots = max(2, int(np.ceil(t[-1] / LINE_KNOT_S)) + 1)
     step = t[-1] / (n_knots - 1) if t[-1] > 0 else 1.0
     left = np.minimum((t / step).astype(np.intp), n_knots - 2)  # each sample lies between knots left and left + 1

@@ -315,6 +315,20 @@ def test_a_steady_line_is_found_and_removed_but_a_chirp_is_not(frame, noise):
     assert steady_lines_hz(noise[:2000] + hum[:2000], frame) == []  # shorter than the longest chirp: cannot tell
 
 
+def test_a_hum_is_taken_out_in_one_fit_whatever_its_phase(frame):
+    """The frequency search stays in the periodogram's main lobe: out in a sidelobe it would settle a
+    fraction of a hertz off, and the line would beat through the rest of the recording."""
+    rate = frame.signal.sample_rate_hz
+    t = np.arange(frame.signal.n_samples) / rate
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        noise = rng.standard_normal(len(t))
+        out, notes = remove_lines(noise + 3.0 * np.sin(2 * np.pi * 50.0 * t + rng.uniform(0, 2 * np.pi)), frame)
+        assert notes == ["steady line at 50.00 Hz removed (lit throughout, unlike a chirp)"], seed
+        row = stft_power(out, frame.stft)[50]  # the 50 Hz row: back to the noise's 0 dB
+        assert np.mean(row) < 1.0 and np.max(row) < 10.0, seed
+
+
 def test_a_chirp_louder_than_the_model_knows_is_brought_down_to_its_highest_snr(frame, noise):
     rate, top = frame.signal.sample_rate_hz, frame.signal.snr_db[1]
     tone = chirp_waveform("linear", len(noise), rate, 20.0, 10.0, 40.0, 40.0, np.sqrt(2 * 10 ** (top / 10)), 0.0)
