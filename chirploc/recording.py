@@ -42,6 +42,8 @@ Notes:
     search would settle on a sidelobe, a fraction of a hertz off, and leave the line beating) and its amplitude
     and phase fitted by least squares as a(t) cos + b(t) sin with a, b piecewise linear between knots
     ``LINE_KNOT_S`` apart (mains hum drifts), and the search repeats, up to ``MAX_LINES`` lines. A
+    lit row whose periodogram peak lies below the first row's frequency is no line but drift or a
+    1/f background, lighting the lowest rows throughout: the whitening below takes it. A
     subtracted fit leaves no edge transients, which a notch filter run over the recording would, at
     its ends. A recording no longer than the longest chirp cannot tell a line from a chirp and keeps
     its lines.
@@ -52,7 +54,11 @@ Notes:
     chirp is narrower; a 1/f slope passes unchanged). Where the floor strays more than ``WHITEN_DB``
     from its median in a row of the chirps' band (the estimate of a white one strays less), the
     recording's spectrum is divided by its square root, in one FFT of the recording mirrored by
-    ``WHITEN_PAD_S`` at both ends.
+    ``WHITEN_PAD_S`` at both ends. Below the first row's frequency the rows tell nothing (and no
+    chirp lies there), but a 1/f background or drift is strongest there, and a 0.5 s window's main
+    lobe carries it up into the lowest rows, where it would look like a low chirp: there the level
+    is read off the recording's own periodogram (``WHITEN_LOW_BINS``), so that it is made white down
+    to DC as well.
 
     Loud chirps: the model knows chirps up to ``snr_db[1]`` (10 dB for the default frame). Once the
     recording is in unit noise, if its brightest pixel (rows above DC) exceeds ``LOUD_MARGIN`` times
@@ -93,6 +99,7 @@ WHITEN_DB = 6.0  # a floor straying more than this from its median in the chirps
 WHITEN_MIN_COLUMNS = 16  # fewer columns of a recording than this tell too little of its floor
 WHITEN_FLOOR = 1e-12  # row floors are taken as at least this share of the median: no division by an empty row
 WHITEN_PAD_S = 4.0  # mirrored seconds either side while whitening
+WHITEN_LOW_BINS = 9  # below the first row the noise level is the periodogram's running mean over this many bins
 LINE_FACTOR = 4.0  # a row lit this many times above the noise for longer than any chirp holds a steady line
 LINE_MARGIN = 4  # columns a chirp can light beyond its duration's (its window reaches past both ends)
 MAX_LINES = 8  # steady lines notched out at most
@@ -271,6 +278,8 @@ def whiten(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]
     """``signal`` (at the frame's rate) with its background noise made white when its floor
     (:func:`noise_floor`) strays more than ``WHITEN_DB`` from its median in the chirps' band, with a
     note (see Notes)."""
+    from scipy.ndimage import uniform_filter1d
+
     scaled = _inside_power(signal, frame.stft)
     if scaled is None or scaled[1].shape[1] < WHITEN_MIN_COLUMNS:
         return signal, []
@@ -289,7 +298,11 @@ def whiten(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]
     freqs = np.fft.rfftfreq(len(padded), 1.0 / fs)
     floor = np.maximum(floor, WHITEN_FLOOR * level)  # an empty row (nothing above a recording's own Nyquist) stays finite
     gain = np.interp(freqs, np.arange(len(floor)) * frame.bin_hz, np.sqrt(level / floor))
-    out = np.fft.irfft(np.fft.rfft(padded) * gain, n=len(padded))[pad : pad + len(signal)]
+    spectrum = np.fft.rfft(padded)
+    below = freqs < frame.bin_hz  # under the first row: no chirp, the rows cannot tell; the periodogram can
+    density = uniform_filter1d(np.abs(spectrum[below] / scaled[0]) ** 2 / len(padded), WHITEN_LOW_BINS, mode="nearest")  # floor's units
+    gain[below] = np.sqrt(level / np.maximum(density, WHITEN_FLOOR * level))
+    out = np.fft.irfft(spectrum * gain, n=len(padded))[pad : pad + len(signal)]
     return out, [f"background noise whitened (its level strayed {span_db:.0f} dB from its median in the chirps' band)"]
 
 
@@ -316,7 +329,9 @@ def steady_lines_hz(signal: np.ndarray, frame: GenConfig) -> list[float]:
     out = []
     for group in np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1):  # adjacent rows: one line
         near = (freqs >= (group[0] - 1) * bin_hz) & (freqs <= (group[-1] + 1) * bin_hz)
-        out.append((float(spectrum[near].max()), float(freqs[near][np.argmax(spectrum[near])])))
+        peak = float(freqs[near][np.argmax(spectrum[near])])
+        if peak >= bin_hz:  # below the first row: drift or a 1/f background, no line (see Notes)
+            out.append((float(spectrum[near].max()), peak))
     return [f for _, f in sorted(out, reverse=True)]  # the strongest first
 
 
