@@ -11,7 +11,10 @@ SNR are drawn as chirpgen draws them for the model's frame, and its start unifor
 fits in the recording, so also where the frame never puts one (after 45 s of 60). The noise is white
 and Gaussian with a standard deviation drawn over two decades, of variance sigma^2 in the model's
 band (0 to half the model's rate) whatever the file's rate, so the SNR is chirpgen's A^2 / (2
-sigma^2) once the recording is resampled. A share NOISE_ONLY of the recordings holds no chirp. The
+sigma^2) once the recording is resampled. A share NOISE_ONLY of the recordings holds no chirp. In
+the condition "several", each recording with chirps holds SEVERAL chirps (as many as fit), each
+drawn as above and placed where it leaves at least GAP_S free on either side of the others, as
+calls follow one another in a bat or bird recording. The
 same recordings are then made again with an impairment of real recordings added: an offset of
 IMPAIR_SDS sigma, a mains hum of HUM_HZ and amplitude IMPAIR_SDS sigma, or a pink (1/f) background of
 variance sigma^2 in the model's band on top of the white one (the SNR stays the white noise's; near
@@ -19,11 +22,13 @@ the lowest frequencies the pink noise is far stronger); or with every chirp LOUD
 35 dB, where real calls often are and above the 10 dB the default model was trained to.
 
 Every file goes through chirploc.describe_many with the packaged model (or ``--model``), the path
-`chirploc describe` takes. Per recording with a chirp: whether a chirp is reported, the errors of
-the reported chirp nearest the true one in start time, and how many more it reports (false chirps);
-per noise-only recording, whether it reports any. Tables per SNR bin and per length: found share,
-medians and RMSE of the four labels over the chirps found, kind accuracy, false chirps per
-recording. Writes ``benchmarks/results/recordings.json``; :func:`markdown` renders it.
+`chirploc describe` takes. The reported chirps of a recording are matched one to one to its true
+chirps (:func:`match`: least total start-time error, only pairs that overlap in time). Per true
+chirp: whether it is found and the errors of its match; per recording, the reported chirps left
+unmatched (false chirps), shared among its true chirps; per noise-only recording, whether it reports
+any. Tables per SNR bin and per length: found share, medians and RMSE of the four labels over the
+chirps found, kind accuracy, false chirps per true chirp. Writes
+``benchmarks/results/recordings.json``; :func:`markdown` renders it.
 """
 
 from __future__ import annotations
@@ -51,36 +56,61 @@ NOISE_ONLY = 0.2  # share of recordings without a chirp
 SCIPY_METHOD = {"linear": "linear", "quadratic": "quadratic", "exponential": "logarithmic"}
 SNR_STEP_DB = 5.0
 IMPAIRMENTS = ("clean", "offset", "hum", "pink", "loud")
+CONDITIONS = (*IMPAIRMENTS, "several")  # "several": clean recordings with SEVERAL chirps each
+SEVERAL = (2, 4)  # chirps per recording in "several", drawn uniformly (fewer where no more fit)
+GAP_S = 1.0  # in "several", the least time between one chirp's end and the next one's start
+PLACE_TRIES = 100  # start times drawn for a chirp in "several" before it is left out: no room
 IMPAIR_SDS = 3.0  # an offset, or the amplitude of a 50 Hz hum, in noise standard deviations (model's band)
 HUM_HZ = 50.0
 LOUD_DB = 25.0  # the "loud" impairment raises every chirp by this much: 15 to 35 dB, above what the model knows
 
 
-def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig) -> tuple[np.ndarray, int, dict[str, Any]]:
-    """Recording ``i``: its samples, rate and truth (module docstring); ``kind`` is None without a chirp."""
+def draw_chirp(rng: np.random.Generator, frame: GenConfig, t: np.ndarray, length_s: float, sigma: float,
+               taken: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One chirp drawn as the module docstring says, in a recording of ``length_s`` seconds and sample
+    times ``t``, apart by GAP_S from the chirps ``taken`` (None if no start leaves room); with its
+    samples under "samples"."""
     from scipy.signal import chirp
 
     sig = frame.signal
-    rate, length_s = RATES_HZ[i % len(RATES_HZ)], LENGTHS_S[(i // len(RATES_HZ)) % len(LENGTHS_S)]
-    n = int(length_s * rate)
-    sigma = 10.0 ** rng.uniform(-2.0, 0.0)
-    x = sigma * np.sqrt(rate / sig.sample_rate_hz) * rng.standard_normal(n)  # variance sigma^2 in the model's band
-    truth: dict[str, Any] = {"rate_hz": rate, "length_s": length_s, "kind": None, "noise_sd": sigma}
-    if rng.uniform() < NOISE_ONLY:
-        return x, rate, truth
     kind = sig.kinds[int(rng.integers(len(sig.kinds)))]
     duration = rng.uniform(sig.duration_s[0], min(sig.duration_s[1], length_s))
-    t_start = rng.uniform(0.0, length_s - duration)
+    for _ in range(PLACE_TRIES):
+        t_start = rng.uniform(0.0, length_s - duration)
+        if all(t_start >= c["t_start_s"] + c["duration_s"] + GAP_S or t_start + duration + GAP_S <= c["t_start_s"]
+               for c in taken):
+            break
+    else:
+        return None
     f_start, f_end = draw_frequencies(sig, rng)
     snr_db = rng.uniform(*sig.snr_db)
-    t = np.arange(n) / rate
     on = (t >= t_start) & (t <= t_start + duration)
     amplitude = sigma * np.sqrt(2.0 * 10.0 ** (snr_db / 10.0))
     clean = amplitude * chirp(t[on] - t_start, f_start, duration, f_end, method=SCIPY_METHOD[kind],
                               phi=rng.uniform(0.0, 360.0))
-    x[on] += clean
-    truth.update(kind=kind, t_start_s=t_start, duration_s=duration, f_start_hz=f_start, f_end_hz=f_end, snr_db=snr_db,
-                 chirp=(on, clean))  # where the chirp is and its samples, for the "loud" impairment
+    return {"kind": kind, "t_start_s": t_start, "duration_s": duration, "f_start_hz": f_start, "f_end_hz": f_end,
+            "snr_db": snr_db, "samples": (on, clean)}
+
+
+def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig,
+                   several: bool = False) -> tuple[np.ndarray, int, dict[str, Any]]:
+    """Recording ``i``: its samples, rate and truth (module docstring): ``chirps``, a list of dicts of
+    the labels, kind and SNR of each (empty without a chirp), each with its samples under "samples"
+    (where it is and what it adds, for the "loud" impairment); one chirp, or SEVERAL if ``several``."""
+    rate, length_s = RATES_HZ[i % len(RATES_HZ)], LENGTHS_S[(i // len(RATES_HZ)) % len(LENGTHS_S)]
+    n = int(length_s * rate)
+    sigma = 10.0 ** rng.uniform(-2.0, 0.0)
+    x = sigma * np.sqrt(rate / frame.signal.sample_rate_hz) * rng.standard_normal(n)  # variance sigma^2 in the model's band
+    truth: dict[str, Any] = {"rate_hz": rate, "length_s": length_s, "noise_sd": sigma, "chirps": []}
+    if rng.uniform() < NOISE_ONLY:
+        return x, rate, truth
+    t = np.arange(n) / rate
+    for _ in range(int(rng.integers(SEVERAL[0], SEVERAL[1] + 1)) if several else 1):
+        drawn = draw_chirp(rng, frame, t, length_s, sigma, truth["chirps"])
+        if drawn is not None:
+            on, clean = drawn["samples"]
+            x[on] += clean
+            truth["chirps"].append(drawn)
     return x, rate, truth
 
 
@@ -94,11 +124,10 @@ def impair(x: np.ndarray, rate: int, truth: dict[str, Any], impairment: str, rng
         t = np.arange(len(x)) / rate
         return x + IMPAIR_SDS * truth["noise_sd"] * np.sin(2 * np.pi * HUM_HZ * t + rng.uniform(0.0, 2 * np.pi))
     if impairment == "loud":
-        if truth["kind"] is None:
-            return x
-        on, clean = truth["chirp"]
         louder = x.copy()
-        louder[on] += (10.0 ** (LOUD_DB / 20.0) - 1.0) * clean
+        for c in truth["chirps"]:
+            on, clean = c["samples"]
+            louder[on] += (10.0 ** (LOUD_DB / 20.0) - 1.0) * clean
         return louder
     if impairment == "pink":  # made at the model's rate, so all of its variance lies in the model's band
         from scipy.signal import resample_poly
@@ -118,23 +147,43 @@ def write_wav(path: Path, x: np.ndarray, rate: int, pcm: bool) -> None:
         wavfile.write(path, rate, x.astype(np.float32))
 
 
-def score(truth: dict[str, Any], chirps: tuple) -> dict[str, Any]:
-    """One recording's outcome (module docstring)."""
-    out = {k: truth[k] for k in ("rate_hz", "length_s", "kind", "snr_db", "t_start_s") if k in truth}
-    out["reported"] = len(chirps)
-    if truth["kind"] is None or not chirps:
-        return out | {"found": False}
-    best = min(chirps, key=lambda c: abs(c.t_start_s - truth["t_start_s"]))
-    return out | {"found": True, "kind_ok": best.kind == truth["kind"],
-                  **{f"error_{k}": float(getattr(best, k) - truth[k]) for k in TARGETS}}
+def match(true: list[dict[str, Any]], reported: tuple) -> list[tuple[int, int]]:
+    """Pairs (true index, reported index), one to one, of least total start-time error among the pairs
+    that overlap in time."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not true or not reported:
+        return []
+    t0 = np.array([c["t_start_s"] for c in true])
+    t1 = t0 + np.array([c["duration_s"] for c in true])
+    r0 = np.array([c.t_start_s for c in reported])
+    r1 = np.array([c.t_end_s for c in reported])
+    overlaps = np.minimum(t1[:, None], r1[None]) > np.maximum(t0[:, None], r0[None])
+    cost = np.where(overlaps, np.abs(t0[:, None] - r0[None]), 1e9)
+    return [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(cost), strict=True) if overlaps[i, j]]
+
+
+def score(truth: dict[str, Any], chirps: tuple) -> tuple[list[dict[str, Any]], int]:
+    """One recording's outcome (module docstring): a row per true chirp, and its false chirps."""
+    pairs = dict(match(truth["chirps"], chirps))
+    n_false = len(chirps) - len(pairs)
+    rows = []
+    for i, c in enumerate(truth["chirps"]):
+        row = {"rate_hz": truth["rate_hz"], "length_s": truth["length_s"], "kind": c["kind"], "snr_db": c["snr_db"],
+               "t_start_s": c["t_start_s"], "false": n_false / len(truth["chirps"]), "found": i in pairs}
+        if i in pairs:
+            got = chirps[pairs[i]]
+            row |= {"kind_ok": got.kind == c["kind"], **{f"error_{k}": float(getattr(got, k) - c[k]) for k in TARGETS}}
+        rows.append(row)
+    return rows, n_false
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Found share, false chirps per recording, medians and RMSE of the labels, kind accuracy, over ``rows``
-    (recordings with a chirp)."""
+    """Found share, false chirps per true chirp, medians and RMSE of the labels, kind accuracy, over
+    ``rows`` (true chirps)."""
     found = [r for r in rows if r["found"]]
     out: dict[str, Any] = {"n": len(rows), "found": len(found) / len(rows) if rows else None,
-                           "false_per_recording": float(np.mean([r["reported"] - r["found"] for r in rows])) if rows else None}
+                           "false_per_chirp": float(np.mean([r["false"] for r in rows])) if rows else None}
     if found:
         stats = {k: error_stats([r[f"error_{k}"] for r in found]) for k in TARGETS}
         out["median"] = {k: st["median"] for k, st in stats.items()}
@@ -143,20 +192,22 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def evaluate(n: int, seed: int, predictor: Any, workdir: Path, impairment: str = "clean") -> dict[str, Any]:
-    """Make ``n`` recordings in ``workdir`` with ``impairment`` (IMPAIRMENTS), describe them, and tabulate
+def evaluate(n: int, seed: int, predictor: Any, workdir: Path, condition: str = "clean") -> dict[str, Any]:
+    """Make ``n`` recordings in ``workdir`` under ``condition`` (CONDITIONS), describe them, and tabulate
     (module docstring); the same seed gives the same chirps and noise under every impairment."""
     from chirploc.describe import describe_many
 
     frame = predictor.frame
-    rng, extra = np.random.default_rng(seed), np.random.default_rng([seed, IMPAIRMENTS.index(impairment)])
+    rng, extra = np.random.default_rng(seed), np.random.default_rng([seed, CONDITIONS.index(condition)])
+    impairment = condition if condition in IMPAIRMENTS else "clean"
     paths, truths = [], []
     for i in range(n):
-        x, rate, truth = draw_recording(i, rng, frame)
+        x, rate, truth = draw_recording(i, rng, frame, several=condition == "several")
         path = workdir / f"rec{i:05d}.wav"
         write_wav(path, impair(x, rate, truth, impairment, extra, frame.signal.sample_rate_hz), rate, pcm=i % 2 == 0)
         paths.append(path)
-        truth.pop("chirp", None)
+        for c in truth["chirps"]:
+            del c["samples"]
         truths.append(truth)
     start = time.perf_counter()
     descriptions = list(describe_many(paths, predictor))
@@ -164,9 +215,12 @@ def evaluate(n: int, seed: int, predictor: Any, workdir: Path, impairment: str =
     failed = [d.error for d in descriptions if d.error]
     if failed:
         raise RuntimeError(f"{len(failed)} recordings could not be described, e.g. {failed[0]}")
-    rows = [score(t, d.chirps) for t, d in zip(truths, descriptions, strict=True)]
-    chirps = [r for r in rows if r["kind"] is not None]
-    noise = [r for r in rows if r["kind"] is None]
+    chirps, noise = [], []
+    for t, d in zip(truths, descriptions, strict=True):
+        rows, n_false = score(t, d.chirps)
+        chirps += rows
+        if not t["chirps"]:
+            noise.append(n_false)
     snr = np.array([r["snr_db"] for r in chirps])
     lo, hi = frame.signal.snr_db
     by_snr = []
@@ -174,7 +228,7 @@ def evaluate(n: int, seed: int, predictor: Any, workdir: Path, impairment: str =
         part = [r for r, s in zip(chirps, snr, strict=True) if edge <= s < edge + SNR_STEP_DB]
         by_snr.append({"snr_lo_db": float(edge), "snr_hi_db": float(edge + SNR_STEP_DB), **summary(part)})
     return {
-        "impairment": impairment,
+        "condition": condition,
         "seed": seed,
         "recordings": n,
         "rates_hz": list(RATES_HZ),
@@ -185,20 +239,21 @@ def evaluate(n: int, seed: int, predictor: Any, workdir: Path, impairment: str =
         "by_length": [{"length_s": L, **summary([r for r in chirps if r["length_s"] == L])} for L in LENGTHS_S],
         "late_start_after_s": frame.signal.t_start_s[1],
         "late_start": summary([r for r in chirps if r["t_start_s"] > frame.signal.t_start_s[1]]),
-        "noise_only": {"n": len(noise), "with_a_chirp": float(np.mean([r["reported"] > 0 for r in noise])) if noise else None},
+        "chirps_per_recording": len(chirps) / (n - len(noise)) if n > len(noise) else None,
+        "noise_only": {"n": len(noise), "with_a_chirp": float(np.mean([k > 0 for k in noise])) if noise else None},
     }
 
 
 def markdown(record: dict[str, Any]) -> list[str]:
     """The tables as markdown lines."""
-    head = ["recordings", "n", "found", "false chirps / recording", *(f"{k} median (RMSE)" for k in TARGETS), "kind"]
+    head = ["recordings", "chirps", "found", "false chirps / chirp", *(f"{k} median (RMSE)" for k in TARGETS), "kind"]
 
     def row(label: str, s: dict[str, Any], *extra: str) -> str:
         if not s.get("median"):
             cells = ["-"] * (len(TARGETS) + 1)
         else:
             cells = [*(f"{fmt(s['median'][k])} ({fmt(s['rmse'][k])})" for k in TARGETS), fmt(s["kind_accuracy"])]
-        return md_row([label, str(s["n"]), fmt(s["found"]), fmt(s["false_per_recording"]), *cells, *extra])
+        return md_row([label, str(s["n"]), fmt(s["found"]), fmt(s["false_per_chirp"]), *cells, *extra])
 
     lines = [*md_header(head)]
     for b in record["by_snr"]:
@@ -206,16 +261,20 @@ def markdown(record: dict[str, Any]) -> list[str]:
     for b in record["by_length"]:
         lines.append(row(f"{b['length_s']:g} s long", b))
     lines.append(row(f"starting after {record['late_start_after_s']:g} s", record["late_start"]))
-    lines.append(row("all with a chirp", record["overall"]))
+    lines.append(row("all", record["overall"]))
     noise = record["noise_only"]
     lines += ["", f"Noise-only recordings with a chirp reported: {fmt(noise['with_a_chirp'])} of {noise['n']}. "
               f"Described in {record['seconds']:.1f} s ({record['recordings'] / record['seconds']:.0f} recordings/s, "
               "reading, resampling and rendering included)."]
     impaired = record.get("impaired", {})
     if impaired:
+        several = impaired.get("several")
         lines += ["", f"The same recordings with an offset of {IMPAIR_SDS:g} noise standard deviations, a {HUM_HZ:g} Hz "
                   "hum of that amplitude, or a pink (1/f) background as strong as the white noise, added; or with "
-                  f"every chirp {LOUD_DB:g} dB louder (\"loud\"):", "",
+                  f"every chirp {LOUD_DB:g} dB louder (\"loud\")"
+                  + (f"; and recordings like them with {SEVERAL[0]}-{SEVERAL[1]} chirps each, at least {GAP_S:g} s "
+                     f"apart (\"several\", {fmt(several['chirps_per_recording'])} chirps per recording with chirps)"
+                     if several else "") + ":", "",
                   *md_header(["condition", *head[1:], "noise-only with a chirp"])]
         for name, rec in [("clean", record), *impaired.items()]:
             lines.append(row(name, rec["overall"], fmt(rec["noise_only"]["with_a_chirp"])))
@@ -237,9 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         record = evaluate(args.n, args.seed, predictor, Path(tmp))
         record["impaired"] = {}
-        for impairment in IMPAIRMENTS[1:]:
-            got = evaluate(args.n, args.seed, predictor, Path(tmp), impairment)
-            record["impaired"][impairment] = {k: got[k] for k in ("overall", "noise_only", "seconds")}
+        for condition in CONDITIONS[1:]:
+            got = evaluate(args.n, args.seed, predictor, Path(tmp), condition)
+            record["impaired"][condition] = {k: got[k] for k in ("overall", "noise_only", "seconds",
+                                                                  "chirps_per_recording")}
     publish(args.out, {"benchmark": "recordings", "provenance": provenance(model=args.model or "packaged default"),
                        **record}, markdown)
     return 0

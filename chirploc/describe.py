@@ -10,21 +10,32 @@ Images must have the model's geometry and are described as they are. Recordings 
 :mod:`chirploc.recording`: made mono, resampled to the model's rate, divided by their noise level,
 then scanned in overlapping frames (padded with the frame's noise where they reach past it); every
 step is in the result's ``notes``. A chirp is reported where the model's presence probability is at least 0.5.
-Where frames overlap, one chirp found twice is reported once (:func:`merge_frames`).
+
+The model reports one chirp per frame. Where it finds one, the frame is read again with that
+chirp's pixels covered by noise (:func:`cover_chirp`), until it finds no more: so a frame gives
+every chirp in it, also two at the same time in different frequency bands. A chirp found once
+another is covered is reported only where the pixels plainly back its curve (its ``trust`` at least
+``LATER_TRUST``, chirploc.fit.apply_fallback): each further look is another chance for noise to
+pass for a chirp. Where frames
+overlap, or a covered chirp left something uncovered, one chirp found twice is reported once
+(:func:`merge_frames`).
 """
 
 from __future__ import annotations
 
 import glob
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from chirpgen.config import KIND_NAMES, NO_CHIRP_NAME, TARGETS, GenConfig
+from chirpgen.signal import NOISE_FUNCTIONS, frequency_law
+from chirpgen.spectrogram import image_axes, render_image
 from chirploc.recording import (
+    PAD_SEED,
     RECORDING_SUFFIXES,
     InputError,
     Segment,
@@ -53,8 +64,12 @@ IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".we
 FRAMES_PER_BATCH = 256  # frames predicted together (inputs are read until a batch is full)
 MIN_P_CHIRP = 0.5  # presence probability from which a chirp is reported
 WEAK_TRUST = 0.99  # below this weight of the fit, the JSON notes say how much of the answer is the middle
-DUPLICATE_OVERLAP = 0.5  # two chirps overlapping this much of the shorter one's duration are one
+DUPLICATE_OVERLAP = 0.5  # two chirps overlapping this much of the shorter one's duration are one (see merge_frames)
 IN_RECORDING = 0.5  # a chirp found with less than this share of its duration inside the recording lies in its padding
+LOOKS_PER_FRAME = 6  # a frame is read again with each chirp found covered by noise, up to this many times in all
+COVER_MARGIN_BINS = 2.0  # rows covered past a found chirp's curve, beyond its window's main lobe
+COVER_MARGIN_COLUMNS = 1  # columns covered before a found chirp's start and after its end
+LATER_TRUST = 0.98  # a chirp found once another is covered is reported only if its curve's trust is at least this (Z four above the fallback midpoint)
 
 
 @dataclass(frozen=True)
@@ -281,47 +296,85 @@ def _prepare(item: Any, frame: GenConfig, sample_rate_hz: float | None, scale: s
 # --- from frame predictions to chirps -------------------------------------------------------------
 
 
-def _frame_chirps(pred: dict[str, np.ndarray], rows: range, segments: list[Segment], frame: GenConfig,
-                  length_s: float | None = None) -> list[tuple[Chirp, bool]]:
-    """The chirps found in an input's frames, in the input's time, each with whether it touches an
-    inner frame edge (so may be cut off there) or starts at the latest start the model knows with a
-    frame after it (so may start later, where the next frame can say so). Of a recording of
-    ``length_s`` seconds, chirps that lie mostly in the padding past its ends are left out."""
-    found = []
+def _read_frame(pred: dict[str, np.ndarray], row: int) -> Chirp | None:
+    """The chirp the model found in frame ``row`` of a prediction, in frame time (None if its presence
+    probability is below MIN_P_CHIRP)."""
+    p = None if "p_chirp" not in pred else float(pred["p_chirp"][row])
+    if p is not None and p < MIN_P_CHIRP:
+        return None
+    extra = {k: float(pred[k][row]) for k in ("confidence", "evidence", "trust") if k in pred}
+    flags = {k: bool(pred[k][row]) for k in ("fallback", "ridge") if k in pred}
+    return Chirp(KIND_NAMES[int(pred["kind"][row])], **{k: float(pred[k][row]) for k in TARGETS}, p_chirp=p,
+                 **extra, **flags)
+
+
+def _in_input(chirp: Chirp, n: int, segments: list[Segment], frame: GenConfig,
+              length_s: float | None = None) -> tuple[Chirp, bool] | None:
+    """A chirp found in frame ``n`` of an input's ``segments``, in the input's time, with whether it
+    touches an inner frame edge (so may be cut off there) or starts at the latest start the model
+    knows with a frame after it (so may start later, where the next frame can say so). Of a
+    recording of ``length_s`` seconds, a chirp that lies mostly in the padding past its ends is None."""
     edge = frame.column_s
     lo, hi = frame.signal.t_start_s
-    for n, (row, seg) in enumerate(zip(rows, segments, strict=True)):
-        p = None if "p_chirp" not in pred else float(pred["p_chirp"][row])
-        if p is not None and p < MIN_P_CHIRP:
-            continue
-        values = {k: float(pred[k][row]) for k in TARGETS}
-        later = n < len(segments) - 1
-        cut = (n > 0 and values["t_start_s"] <= lo + edge) or (later and (
-            values["t_start_s"] >= hi - edge or values["t_start_s"] + values["duration_s"] >= frame.signal.record_s - edge))
-        confidence = float(pred["confidence"][row]) if "confidence" in pred else None
-        values["t_start_s"] += seg.offset_s
-        if length_s is not None:
-            inside = min(values["t_start_s"] + values["duration_s"], length_s) - max(values["t_start_s"], 0.0)
-            if inside < IN_RECORDING * values["duration_s"]:
-                continue
-        fallback = bool(pred["fallback"][row]) if "fallback" in pred else False
-        evidence = float(pred["evidence"][row]) if "evidence" in pred else None
-        ridge = bool(pred["ridge"][row]) if "ridge" in pred else False
-        trust = float(pred["trust"][row]) if "trust" in pred else None
-        found.append((Chirp(KIND_NAMES[int(pred["kind"][row])], **values, p_chirp=p, confidence=confidence,
-                            fallback=fallback, evidence=evidence, ridge=ridge, trust=trust), cut))
-    return found
+    later = n < len(segments) - 1
+    cut = (n > 0 and chirp.t_start_s <= lo + edge) or (later and (
+        chirp.t_start_s >= hi - edge or chirp.t_end_s >= frame.signal.record_s - edge))
+    placed = replace(chirp, t_start_s=chirp.t_start_s + segments[n].offset_s)
+    if length_s is not None:
+        inside = min(placed.t_end_s, length_s) - max(placed.t_start_s, 0.0)
+        if inside < IN_RECORDING * placed.duration_s:
+            return None
+    return placed, cut
 
 
-def merge_frames(found: list[tuple[Chirp, bool]]) -> tuple[Chirp, ...]:
-    """One chirp per event, in time order.
+def cover_half_hz(frame: GenConfig) -> float:
+    """How far from a chirp's curve :func:`cover_chirp` covers: its window's main lobe (two of its
+    frequency resolutions, for a Hann window) and COVER_MARGIN_BINS rows (6 Hz on the default frame)."""
+    return 2.0 * frame.signal.sample_rate_hz / frame.stft.window_len + COVER_MARGIN_BINS * frame.bin_hz
 
-    Chirps whole in their frame come first, most confident first; one that overlaps a chirp already
-    kept by ``DUPLICATE_OVERLAP`` of the shorter one's duration is the same chirp seen again. A chirp
-    that touches an inner frame edge runs on into the next frame, which holds it whole (frames
-    overlap by the longest chirp, see chirploc.recording), and one found at the latest start the
-    model knows may start later, where the next frame can say so: such a chirp is kept only where it
-    overlaps no chirp kept before it.
+
+def cover_chirp(image: np.ndarray, chirp: Chirp, frame: GenConfig, noise: np.ndarray) -> np.ndarray:
+    """``image`` with the pixels of ``chirp`` (in frame time) replaced by those of ``noise`` (an image
+    of the frame's noise alone): every column whose window meets the chirp, COVER_MARGIN_COLUMNS more
+    on each side, and in each the rows its curve passes through within the window, widened by
+    :func:`cover_half_hz` on either side."""
+    freqs, times = image_axes(frame)
+    half_window = frame.stft.window_len / 2 / frame.signal.sample_rate_hz
+    margin = COVER_MARGIN_COLUMNS * frame.column_s
+    cols = np.flatnonzero((times + half_window + margin > chirp.t_start_s) & (times - half_window - margin < chirp.t_end_s))
+    if not len(cols):
+        return image
+    edges = times[cols, None] + np.linspace(-half_window, half_window, 5)[None]  # (C, 5) times across each window
+    u = np.clip((edges - chirp.t_start_s) / chirp.duration_s, 0.0, 1.0)
+    f = frequency_law(chirp.kind, u, chirp.f_start_hz, chirp.f_end_hz)
+    half_hz = cover_half_hz(frame)
+    inside = (freqs[:, None] >= f.min(1)[None] - half_hz) & (freqs[:, None] <= f.max(1)[None] + half_hz)  # (H, C)
+    out = image.copy()
+    out[:, cols] = np.where(inside, noise[:, cols], image[:, cols])
+    return out
+
+
+def curve_distance_hz(a: Chirp, b: Chirp, n: int = 16) -> float:
+    """The median distance in Hz between two chirps' curves over the time both span (inf if none)."""
+    lo, hi = max(a.t_start_s, b.t_start_s), min(a.t_end_s, b.t_end_s)
+    if hi <= lo:
+        return float("inf")
+    t = np.linspace(lo, hi, n)
+    f = [frequency_law(c.kind, (t - c.t_start_s) / c.duration_s, c.f_start_hz, c.f_end_hz) for c in (a, b)]
+    return float(np.median(np.abs(f[0] - f[1])))
+
+
+def merge_frames(found: list[tuple[Chirp, bool, int]], same_hz: float = float("inf")) -> tuple[Chirp, ...]:
+    """One chirp per event, in time order, from (chirp, cut, look) triples.
+
+    Chirps whole in their frame come first, those of a frame's first look first, then the most
+    confident; one that overlaps a chirp already kept by ``DUPLICATE_OVERLAP`` of the shorter one's
+    duration, with curves there within ``same_hz`` of each other (:func:`curve_distance_hz`), is the
+    same chirp seen again (in an overlapping frame, or what a covered chirp left uncovered); farther
+    apart, it is another chirp at the same time. A chirp that touches an inner frame edge runs on
+    into the next frame, which holds it whole (frames overlap by the longest chirp, see
+    chirploc.recording), and one found at the latest start the model knows may start later, where
+    the next frame can say so: such a chirp is kept only where it overlaps no chirp kept before it.
     """
     def overlap(a: Chirp, b: Chirp) -> float:
         return min(a.t_end_s, b.t_end_s) - max(a.t_start_s, b.t_start_s)
@@ -329,28 +382,60 @@ def merge_frames(found: list[tuple[Chirp, bool]]) -> tuple[Chirp, ...]:
     def score(chirp: Chirp) -> float:
         return chirp.confidence if chirp.confidence is not None else (chirp.p_chirp or 0.0)
 
+    def same(chirp: Chirp, k: Chirp, cut: bool) -> bool:
+        if cut:
+            return overlap(chirp, k) > 0.0
+        return (overlap(chirp, k) > DUPLICATE_OVERLAP * min(chirp.duration_s, k.duration_s)
+                and curve_distance_hz(chirp, k) <= same_hz)
+
     kept: list[Chirp] = []
-    for chirp, cut in sorted(found, key=lambda item: (item[1], -score(item[0]))):
-        limit = 0.0 if cut else DUPLICATE_OVERLAP
-        if all(overlap(chirp, k) <= limit * min(chirp.duration_s, k.duration_s) for k in kept):
+    for chirp, cut, _ in sorted(found, key=lambda item: (item[1], item[2], -score(item[0]))):
+        if not any(same(chirp, k, cut) for k in kept):
             kept.append(chirp)
     return tuple(sorted(kept, key=lambda c: c.t_start_s))
 
 
+def noise_images(frame: GenConfig, n: int) -> np.ndarray:
+    """``n`` uint8 images of the frame's noise alone, the same on every call (drawn from PAD_SEED)."""
+    rng = np.random.default_rng([PAD_SEED, n])
+    draw = NOISE_FUNCTIONS[frame.signal.noise]
+    return render_image(np.stack([draw(rng, frame.signal.n_samples) for _ in range(n)]), frame)
+
+
 def _describe_batch(batch: list[_Prepared], predictor: Predictor) -> list[Description]:
+    """Each frame is read; where the model finds a chirp, the frame is read again with that chirp
+    covered by noise (:func:`cover_chirp`), until it finds none or LOOKS_PER_FRAME reads: so a frame
+    can give several chirps."""
+    frame = predictor.frame
+    owner = [(b, n) for b, p in enumerate(batch) for n in range(len(p.segments))]
     images = [seg.image for p in batch for seg in p.segments]
-    pred = predictor.predict(np.stack(images)) if images else {}
-    out, row = [], 0
-    for p in batch:
-        if p.error is not None:
-            out.append(Description(p.source, error=p.error))
-            continue
-        rows = range(row, row + len(p.segments))
-        row += len(p.segments)
-        chirps = merge_frames(_frame_chirps(pred, rows, p.segments, predictor.frame, p.length_s))
-        p_max = float(np.max(pred["p_chirp"][rows.start : rows.stop])) if "p_chirp" in pred else None
-        out.append(Description(p.source, chirps, p_max, tuple(p.notes)))
-    return out
+    found: list[list[tuple[Chirp, bool, int]]] = [[] for _ in batch]
+    p_max: list[float | None] = [None] * len(batch)
+    todo = list(range(len(images)))  # frames to read in this look
+    noise = None  # images of the frame's noise, made when a chirp is first covered
+    for look in range(LOOKS_PER_FRAME):
+        if not todo:
+            break
+        pred = predictor.predict(np.stack([images[i] for i in todo]))
+        again = []
+        for row, i in enumerate(todo):
+            b, n = owner[i]
+            if look == 0 and "p_chirp" in pred:
+                p_max[b] = max(p_max[b] or 0.0, float(pred["p_chirp"][row]))
+            chirp = _read_frame(pred, row)
+            if chirp is None or (look > 0 and chirp.trust is not None and chirp.trust < LATER_TRUST):
+                continue
+            placed = _in_input(chirp, n, batch[b].segments, frame, batch[b].length_s)
+            if placed is not None:
+                found[b].append((*placed, look))
+            if not chirp.fallback and look + 1 < LOOKS_PER_FRAME:
+                noise = noise_images(frame, LOOKS_PER_FRAME - 1) if noise is None else noise
+                images[i] = cover_chirp(images[i], chirp, frame, noise[look])
+                again.append(i)
+        todo = again
+    return [Description(p.source, error=p.error) if p.error is not None
+            else Description(p.source, merge_frames(found[b], cover_half_hz(frame)), p_max[b], tuple(p.notes))
+            for b, p in enumerate(batch)]
 
 
 # --- the API ----------------------------------------------------------------------------------------

@@ -25,11 +25,15 @@ from chirpgen.spectrogram import image_axes, render_image, stft_power
 from chirploc.describe import (
     Chirp,
     Description,
+    cover_chirp,
+    cover_half_hz,
+    curve_distance_hz,
     describe_many,
     expand_inputs,
     grey_pixels,
     load_image,
     merge_frames,
+    noise_images,
 )
 from chirploc.plot import chirp_curve, figure_paths, image_extent, plot_description
 from chirploc.recording import (
@@ -514,19 +518,39 @@ def test_merge_frames_keeps_one_chirp_per_event_in_time_order():
     close = _chirp(58.0, 6.0, confidence=-1.3)  # overlaps `whole` by 2 s, under half of its 6 s
     lone_cut = _chirp(200.0, 4.0, confidence=-2.0)  # cut, but no frame holds it whole
     found = [
-        (seen_again, False),
-        (cut, True),
-        (early, False),
-        (its_whole, False),
-        (whole, False),
-        (close, False),
-        (lone_cut, True),
+        (seen_again, False, 0),
+        (cut, True, 0),
+        (early, False, 0),
+        (its_whole, False, 0),
+        (whole, False, 0),
+        (close, False, 0),
+        (lone_cut, True, 0),
     ]
     assert merge_frames(found) == (early, whole, close, its_whole, lone_cut)
     assert merge_frames(found[::-1]) == merge_frames(found)
     assert merge_frames([]) == ()
-    by_presence = [(Chirp("linear", 1.0, 5.0, 20.0, 40.0, p_chirp=p), False) for p in (0.6, 0.9)]
+    by_presence = [(Chirp("linear", 1.0, 5.0, 20.0, 40.0, p_chirp=p), False, 0) for p in (0.6, 0.9)]
     assert merge_frames(by_presence) == (by_presence[1][0],)  # without a confidence, the likelier one
+
+
+def test_merge_frames_keeps_chirps_at_the_same_time_in_other_bands_and_first_looks_first():
+    low = Chirp("linear", 10.0, 8.0, 20.0, 30.0, confidence=-2.0)
+    high = Chirp("linear", 11.0, 6.0, 60.0, 70.0, confidence=-1.0)  # at the same time, 40 Hz higher
+    remnant = Chirp("linear", 14.0, 4.0, 26.0, 30.0, confidence=-0.5)  # on low's curve (25.0 Hz at 15 s)
+    found = [(low, False, 0), (high, False, 1), (remnant, False, 1)]
+    assert merge_frames(found) == (low,)  # without a band, all three are one event
+    assert merge_frames(found, same_hz=6.0) == (low, high)
+    # a chirp of the first look wins over a more confident one of the same event found later
+    assert merge_frames([(remnant, False, 1), (low, False, 0)], same_hz=6.0) == (low,)
+    assert curve_distance_hz(low, high) == pytest.approx(40.0)  # 38.75 Hz apart at 11 s, 41.25 Hz at 17 s
+    assert curve_distance_hz(low, remnant) == pytest.approx(0.5)  # 1 Hz apart at 14 s, none at 18 s
+    assert curve_distance_hz(low, _chirp(30.0, 2.0)) == float("inf")  # no time in common
+
+
+@pytest.fixture
+def one_look(monkeypatch):
+    """describe reads each frame once: for fakes that find the same chirp whatever the pixels."""
+    monkeypatch.setattr(importlib.import_module("chirploc.describe"), "LOOKS_PER_FRAME", 1)
 
 
 class FixedPredictor:
@@ -547,7 +571,7 @@ class FixedPredictor:
         return pred
 
 
-def test_describe_many_keeps_input_order_and_goes_on_after_a_bad_input(frame, noise, tmp_path):
+def test_describe_many_keeps_input_order_and_goes_on_after_a_bad_input(frame, noise, tmp_path, one_look):
     Image.fromarray(np.zeros(frame.image_shape, np.uint8), mode="L").save(tmp_path / "a.png")
     wavfile.write(tmp_path / "b.wav", 256, noise.astype(np.float32))
     predictor = FixedPredictor(frame)
@@ -587,7 +611,7 @@ def test_describe_many_checks_scale_and_rate_and_notes_a_npy_rate(frame, noise, 
     assert d.notes == ("resampled from 512 Hz to 256 Hz", "padded with noise from 30 s to the model's 60 s frame")
 
 
-def test_describe_many_takes_arrays(frame, noise, pixels):
+def test_describe_many_takes_arrays(frame, noise, pixels, one_look):
     predictor = FixedPredictor(frame)
     image, recording, words, unrated = describe_many(
         [pixels, noise, np.array(["a"]), noise.astype(np.float32)], predictor, sample_rate_hz=None
@@ -654,7 +678,7 @@ def test_frames_below_the_presence_threshold_give_no_chirp(frame, pixels):
     assert len(d.chirps) == 1 and d.chirps[0].p_chirp == 0.5
 
 
-def test_describe_many_streams_in_bounded_batches(frame, pixels, monkeypatch):
+def test_describe_many_streams_in_bounded_batches(frame, pixels, monkeypatch, one_look):
     # the module, not the function chirploc.describe that the package exports under the same name
     monkeypatch.setattr(importlib.import_module("chirploc.describe"), "FRAMES_PER_BATCH", 2)
     pulled = []
@@ -670,6 +694,71 @@ def test_describe_many_streams_in_bounded_batches(frame, pixels, monkeypatch):
     assert pulled == [0, 1]  # the first answer comes after one batch, not after all inputs
     rest = list(stream)
     assert len(rest) == 4 and [len(b) for b in predictor.batches] == [2, 2, 1]
+
+
+def _tones(frame, *chirps):
+    """A frame of unit white noise with the chirps (kind, t0, dur, f0, f1) at 10 dB (A^2 / 2 = 10)."""
+    sig = frame.signal
+    x = np.random.default_rng(7).standard_normal(sig.n_samples)
+    for kind, t0, dur, f0, f1 in chirps:
+        x += chirp_waveform(kind, sig.n_samples, sig.sample_rate_hz, t0, dur, f0, f1, np.sqrt(20.0), 0.3)
+    return x
+
+
+def test_cover_chirp_puts_noise_over_the_chirps_band_and_leaves_the_rest(frame):
+    image = render_image(_tones(frame, ("linear", 10.0, 20.0, 30.0, 50.0), ("linear", 10.0, 20.0, 80.0, 80.0)), frame)
+    noise = noise_images(frame, 2)
+    assert noise.shape == (2, *frame.image_shape) and np.array_equal(noise, noise_images(frame, 2))
+    assert np.median(noise[0]) == pytest.approx(np.median(render_image(np.random.default_rng(0).standard_normal(
+        frame.signal.n_samples), frame)), abs=3)  # the frame's noise, in its grey levels
+    covered = cover_chirp(image, Chirp("linear", 10.0, 20.0, 30.0, 50.0), frame, noise[0])
+    freqs, times = image_axes(frame)
+    assert cover_half_hz(frame) == 6.0  # a 0.5 s Hann window's main lobe, 4 Hz, and two 1 Hz rows
+    changed = covered != image
+    cols = np.flatnonzero(changed.any(0))
+    assert times[cols[0]] == pytest.approx(9.14, abs=0.5) and times[cols[-1]] == pytest.approx(30.9, abs=0.5)
+    mid = np.argmin(np.abs(times - 20.0))  # at 20 s the curve is at 40 Hz
+    rows = np.flatnonzero(covered[:, mid] == noise[0][:, mid])
+    band = freqs[rows[(freqs[rows] > 20) & (freqs[rows] < 60)]]
+    assert band.min() <= 34.0 and band.max() >= 46.0  # 40 Hz and the 0.5 s window's sweep, +-6 Hz
+    assert not changed[freqs > 65].any()  # the 80 Hz tone at the same time is left as it was
+    bright = image[np.argmin(np.abs(freqs - 40.0)), mid]
+    assert bright > 180 and covered[np.argmin(np.abs(freqs - 40.0)), mid] < 140  # a 10 dB chirp is ~25 dB a pixel, noise 0 dB
+
+
+class ToneFinder:
+    """A fake model that reads pixels: the row brightest on average over the columns is a constant
+    chirp over the columns where it is lit, if it is lit in at least four of them."""
+
+    def __init__(self, frame):
+        self.frame, self.looks = frame, 0
+
+    def predict(self, images):
+        self.looks += 1
+        freqs, times = image_axes(self.frame)
+        out = {k: np.zeros(len(images)) for k in (*TARGETS, "p_chirp")}
+        out["kind"] = np.zeros(len(images), np.int64)
+        for b, image in enumerate(images):
+            row = int(np.argmax(image[:-2].mean(1)))  # not the lowest rows (DC)
+            lit = np.flatnonzero(image[row] > 160)  # 17.6 dB: noise alone hardly ever
+            if len(lit) >= 4:
+                out["t_start_s"][b], out["duration_s"][b] = times[lit[0]], times[lit[-1]] - times[lit[0]]
+                out["f_start_hz"][b] = out["f_end_hz"][b] = freqs[row]
+                out["p_chirp"][b] = 1.0
+        return out
+
+
+def test_a_frame_gives_every_chirp_in_it_one_look_after_another(frame):
+    tones = [("linear", 5.0, 10.0, 20.0, 20.0), ("linear", 30.0, 8.0, 50.0, 50.0), ("linear", 32.0, 10.0, 90.0, 90.0)]
+    finder = ToneFinder(frame)
+    (d,) = describe_many([render_image(_tones(frame, *tones), frame)], finder)
+    got = np.array([(c.t_start_s, c.f_start_hz) for c in d.chirps])
+    np.testing.assert_allclose(got, [(5.0, 20.0), (30.0, 50.0), (32.0, 90.0)], atol=1.0)
+    assert finder.looks == 4  # three chirps, then a look that finds none
+    assert len(d.sentence.split("(")) == 4 and d.sentence.startswith("3 chirps.")
+    finder = ToneFinder(frame)
+    (d,) = describe_many([render_image(_tones(frame), frame)], finder)
+    assert d.chirps == () and finder.looks == 1  # noise: one look
 
 
 # --- the plot -----------------------------------------------------------------------------------

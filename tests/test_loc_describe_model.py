@@ -96,6 +96,19 @@ def test_a_chirp_far_louder_than_the_frame_knows_is_read_as_well(predictor):
     assert any(note.startswith("its loudest chirp about 35 dB") for note in d.notes)
 
 
+def test_several_chirps_in_one_frame_are_each_found(predictor):
+    # one after another 3 s apart, as calls follow one another; and two at the same time, 40 Hz apart
+    for truth in ([("linear", 5.0, 6.0, 20.0, 35.0), ("exponential", 14.0, 8.0, 60.0, 30.0),
+                   ("quadratic", 30.0, 10.0, 40.0, 70.0)],
+                  [("linear", 10.0, 12.0, 20.0, 30.0), ("quadratic", 14.0, 8.0, 60.0, 80.0)]):
+        d = chirploc.describe(recording(40, truth, seed=9), sample_rate_hz=RATE_HZ, predictor=predictor)
+        assert len(d.chirps) == len(truth), d.sentence
+        for chirp, want in zip(d.chirps, truth, strict=True):
+            assert_found(chirp, *want)
+    (alone,) = chirploc.describe(recording(40, truth[:1], seed=9), sample_rate_hz=RATE_HZ, predictor=predictor).chirps
+    assert_found(alone, *truth[0])  # and one chirp is one chirp, not its remnants as well
+
+
 def test_a_short_clip_is_padded_and_its_chirp_found_at_its_time(predictor):
     truth = ("linear", 8.0, 10.0, 30.0, 50.0)
     d = chirploc.describe(recording(25, [truth], seed=2), sample_rate_hz=RATE_HZ, predictor=predictor)
@@ -320,11 +333,14 @@ def test_an_inverted_grey_palette_is_described_as_its_grey_levels(folder, tmp_pa
     Image.fromarray(PIXELS, mode="L").save(tmp_path / "l.png")
     result = invoke(tmp_path / "p.png", tmp_path / "l.png", "--json")
     assert result.exit_code == 0, result.output
-    palette, grey = (json.loads(line) for line in result.stdout.splitlines())
-    assert palette["notes"] == ["palette image read through its palette", *grey["notes"]]  # and the same notes on the chirp
-    assert {k: v for k, v in palette.items() if k not in ("file", "notes")} == {
-        k: v for k, v in grey.items() if k not in ("file", "notes")
-    }
+    records = [json.loads(line) for line in result.stdout.splitlines()]  # one per chirp found in each
+    palettes, greys = ([r for r in records if r["file"].endswith(name)] for name in ("p.png", "l.png"))
+    assert len(palettes) == len(greys) >= 1 and len(records) == 2 * len(greys)
+    for palette, grey in zip(palettes, greys, strict=True):
+        assert palette["notes"] == ["palette image read through its palette", *grey["notes"]]  # and the same notes on the chirp
+        assert {k: v for k, v in palette.items() if k not in ("file", "notes")} == {
+            k: v for k, v in grey.items() if k not in ("file", "notes")
+        }
 
 
 @pytest.mark.parametrize("rate", ["nan", "inf", "0", "-256"])
