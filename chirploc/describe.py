@@ -16,7 +16,10 @@ chirp's pixels covered by noise (:func:`cover_chirp`), until it finds no more: s
 every chirp in it, also two at the same time in different frequency bands. A chirp found once
 another is covered is reported only where the pixels plainly back its curve (its ``trust`` at least
 ``LATER_TRUST``, chirploc.fit.apply_fallback): each further look is another chance for noise to
-pass for a chirp. Where frames
+pass for a chirp. A chirp read while others were still in its frame is read once more with all of
+them covered (:func:`_read_alone`): a neighbour a few seconds away can pull its edges. A model
+without a presence output (a global regression head) cannot say that a frame holds no more chirps:
+it reads each frame once, one chirp per frame. Where frames
 overlap, or a covered chirp left something uncovered, one chirp found twice is reported once
 (:func:`merge_frames`).
 """
@@ -364,6 +367,13 @@ def curve_distance_hz(a: Chirp, b: Chirp, n: int = 16) -> float:
     return float(np.median(np.abs(f[0] - f[1])))
 
 
+def same_event(a: Chirp, b: Chirp, same_hz: float) -> bool:
+    """Whether two chirps are one seen twice: they overlap by ``DUPLICATE_OVERLAP`` of the shorter
+    one's duration, with curves there within ``same_hz`` of each other (:func:`curve_distance_hz`)."""
+    overlap = min(a.t_end_s, b.t_end_s) - max(a.t_start_s, b.t_start_s)
+    return overlap > DUPLICATE_OVERLAP * min(a.duration_s, b.duration_s) and curve_distance_hz(a, b) <= same_hz
+
+
 def merge_frames(found: list[tuple[Chirp, bool, int]], same_hz: float = float("inf")) -> tuple[Chirp, ...]:
     """One chirp per event, in time order, from (chirp, cut, look) triples.
 
@@ -382,15 +392,9 @@ def merge_frames(found: list[tuple[Chirp, bool, int]], same_hz: float = float("i
     def score(chirp: Chirp) -> float:
         return chirp.confidence if chirp.confidence is not None else (chirp.p_chirp or 0.0)
 
-    def same(chirp: Chirp, k: Chirp, cut: bool) -> bool:
-        if cut:
-            return overlap(chirp, k) > 0.0
-        return (overlap(chirp, k) > DUPLICATE_OVERLAP * min(chirp.duration_s, k.duration_s)
-                and curve_distance_hz(chirp, k) <= same_hz)
-
     kept: list[Chirp] = []
     for chirp, cut, _ in sorted(found, key=lambda item: (item[1], item[2], -score(item[0]))):
-        if not any(same(chirp, k, cut) for k in kept):
+        if not any(overlap(chirp, k) > 0.0 if cut else same_event(chirp, k, same_hz) for k in kept):
             kept.append(chirp)
     return tuple(sorted(kept, key=lambda c: c.t_start_s))
 
@@ -402,14 +406,46 @@ def noise_images(frame: GenConfig, n: int) -> np.ndarray:
     return render_image(np.stack([draw(rng, frame.signal.n_samples) for _ in range(n)]), frame)
 
 
+def _read_alone(originals: list[np.ndarray], covered: list[list[tuple[Chirp, int | None]]],
+                owner: list[tuple[int, int]], batch: list[_Prepared], found: list[list[tuple[Chirp, bool, int]]],
+                predictor: Predictor, noise: np.ndarray | None) -> None:
+    """In a frame that gave several chirps, each was first read with the others still there: read
+    each again in the frame with all the others covered, and take that reading where it is the same
+    chirp (:func:`same_event`). ``found`` is updated in place."""
+    frame = predictor.frame
+    jobs = [(i, k) for i, chirps in enumerate(covered) if len(chirps) > 1 for k, (_, slot) in enumerate(chirps)
+            if slot is not None]
+    if not jobs or noise is None:
+        return
+    alone = []
+    for i, k in jobs:
+        image = originals[i]
+        for j, (other, _) in enumerate(covered[i]):
+            if j != k:
+                image = cover_chirp(image, other, frame, noise[j])
+        alone.append(image)
+    pred = predictor.predict(np.stack(alone))
+    for row, (i, k) in enumerate(jobs):
+        first, slot = covered[i][k]
+        chirp = _read_frame(pred, row)
+        if chirp is None or chirp.fallback or not same_event(chirp, first, cover_half_hz(frame)):
+            continue
+        b, n = owner[i]
+        placed = _in_input(chirp, n, batch[b].segments, frame, batch[b].length_s)
+        if placed is not None:
+            found[b][slot] = (*placed, found[b][slot][2])
+
+
 def _describe_batch(batch: list[_Prepared], predictor: Predictor) -> list[Description]:
     """Each frame is read; where the model finds a chirp, the frame is read again with that chirp
     covered by noise (:func:`cover_chirp`), until it finds none or LOOKS_PER_FRAME reads: so a frame
-    can give several chirps."""
+    can give several chirps, each then read alone (:func:`_read_alone`)."""
     frame = predictor.frame
     owner = [(b, n) for b, p in enumerate(batch) for n in range(len(p.segments))]
     images = [seg.image for p in batch for seg in p.segments]
+    originals = list(images)
     found: list[list[tuple[Chirp, bool, int]]] = [[] for _ in batch]
+    covered: list[list[tuple[Chirp, int | None]]] = [[] for _ in images]  # per frame: (chirp, its index in found)
     p_max: list[float | None] = [None] * len(batch)
     todo = list(range(len(images)))  # frames to read in this look
     noise = None  # images of the frame's noise, made when a chirp is first covered
@@ -428,11 +464,13 @@ def _describe_batch(batch: list[_Prepared], predictor: Predictor) -> list[Descri
             placed = _in_input(chirp, n, batch[b].segments, frame, batch[b].length_s)
             if placed is not None:
                 found[b].append((*placed, look))
-            if not chirp.fallback and look + 1 < LOOKS_PER_FRAME:
+            if "p_chirp" in pred and not chirp.fallback and look + 1 < LOOKS_PER_FRAME:  # see the module docstring
                 noise = noise_images(frame, LOOKS_PER_FRAME - 1) if noise is None else noise
                 images[i] = cover_chirp(images[i], chirp, frame, noise[look])
+                covered[i].append((chirp, len(found[b]) - 1 if placed is not None else None))
                 again.append(i)
         todo = again
+    _read_alone(originals, covered, owner, batch, found, predictor, noise)
     return [Description(p.source, error=p.error) if p.error is not None
             else Description(p.source, merge_frames(found[b], cover_half_hz(frame)), p_max[b], tuple(p.notes))
             for b, p in enumerate(batch)]

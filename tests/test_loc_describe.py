@@ -650,7 +650,7 @@ class PerFramePredictor:
                 "kind": np.zeros(n, np.int64), "p_chirp": np.ones(n), "confidence": confidence}
 
 
-def test_a_chirp_at_the_latest_known_start_gives_way_to_the_next_frame(frame):
+def test_a_chirp_at_the_latest_known_start_gives_way_to_the_next_frame(frame, one_look):
     """A chirp 50-59 s into a 60 s recording: the first frame can only say 45 s (the latest start the
     model knows), the second frame (from 45 s) says 5 s, i.e. 50 s; the second is reported even
     where the first is more confident."""
@@ -664,7 +664,7 @@ def test_a_chirp_at_the_latest_known_start_gives_way_to_the_next_frame(frame):
     assert [(c.t_start_s, c.duration_s) for c in d.chirps] == [(40.0, 10.0)]
 
 
-def test_a_chirp_found_mostly_in_the_padding_is_not_in_the_recording(frame):
+def test_a_chirp_found_mostly_in_the_padding_is_not_in_the_recording(frame, one_look):
     recording = np.random.default_rng(5).standard_normal(60 * 256)  # frames at 0 and 45 s, the second 45 s of padding
     for second, kept in [((20.0, 10.0, -1.0), []), ((9.0, 12.0, -1.0), [(54.0, 12.0)]), ((8.0, 15.0, -1.0), [])]:
         (d,) = describe_many([recording], PerFramePredictor(frame, [(10.0, 3.0, -1.0), second]), sample_rate_hz=256.0)
@@ -728,10 +728,11 @@ def test_cover_chirp_puts_noise_over_the_chirps_band_and_leaves_the_rest(frame):
 
 class ToneFinder:
     """A fake model that reads pixels: the row brightest on average over the columns is a constant
-    chirp over the columns where it is lit, if it is lit in at least four of them."""
+    chirp over the columns where it is lit, if it is lit in at least four of them; with
+    ``blurred``, over the columns where any row is lit (so other chirps in the frame spoil it)."""
 
-    def __init__(self, frame):
-        self.frame, self.looks = frame, 0
+    def __init__(self, frame, blurred=False):
+        self.frame, self.looks, self.blurred = frame, 0, blurred
 
     def predict(self, images):
         self.looks += 1
@@ -741,6 +742,8 @@ class ToneFinder:
         for b, image in enumerate(images):
             row = int(np.argmax(image[:-2].mean(1)))  # not the lowest rows (DC)
             lit = np.flatnonzero(image[row] > 160)  # 17.6 dB: noise alone hardly ever
+            if self.blurred and len(lit) >= 4:
+                lit = np.flatnonzero((image[:-2] > 160).sum(0) >= 2)
             if len(lit) >= 4:
                 out["t_start_s"][b], out["duration_s"][b] = times[lit[0]], times[lit[-1]] - times[lit[0]]
                 out["f_start_hz"][b] = out["f_end_hz"][b] = freqs[row]
@@ -754,11 +757,22 @@ def test_a_frame_gives_every_chirp_in_it_one_look_after_another(frame):
     (d,) = describe_many([render_image(_tones(frame, *tones), frame)], finder)
     got = np.array([(c.t_start_s, c.f_start_hz) for c in d.chirps])
     np.testing.assert_allclose(got, [(5.0, 20.0), (30.0, 50.0), (32.0, 90.0)], atol=1.0)
-    assert finder.looks == 4  # three chirps, then a look that finds none
+    assert finder.looks == 5  # three chirps, a look that finds none, and one that reads each with the others covered
     assert len(d.sentence.split("(")) == 4 and d.sentence.startswith("3 chirps.")
     finder = ToneFinder(frame)
     (d,) = describe_many([render_image(_tones(frame), frame)], finder)
     assert d.chirps == () and finder.looks == 1  # noise: one look
+
+
+def test_each_chirp_of_a_frame_is_read_again_with_the_others_covered(frame):
+    """A reader that the other chirps in its frame spoil (it reads one chirp's band, but the time span
+    of all of them) gets each right once the others are covered."""
+    tones = [("linear", 5.0, 10.0, 30.0, 30.0), ("linear", 20.0, 8.0, 80.0, 80.0)]  # the 30 Hz one brighter below
+    finder = ToneFinder(frame, blurred=True)
+    (d,) = describe_many([render_image(_tones(frame, *tones), frame)], finder)
+    got = np.array([(c.t_start_s, c.duration_s, c.f_start_hz) for c in d.chirps])
+    np.testing.assert_allclose(got, [(5.0, 10.0, 30.0), (20.0, 8.0, 80.0)], atol=1.0)
+    assert finder.looks == 4  # two chirps, a look that finds none, and one that reads both alone
 
 
 # --- the plot -----------------------------------------------------------------------------------

@@ -338,9 +338,9 @@ def test_an_inverted_grey_palette_is_described_as_its_grey_levels(folder, tmp_pa
     assert len(palettes) == len(greys) >= 1 and len(records) == 2 * len(greys)
     for palette, grey in zip(palettes, greys, strict=True):
         assert palette["notes"] == ["palette image read through its palette", *grey["notes"]]  # and the same notes on the chirp
-        assert {k: v for k, v in palette.items() if k not in ("file", "notes")} == {
-            k: v for k, v in grey.items() if k not in ("file", "notes")
-        }
+        assert palette.keys() == grey.keys()
+        for k in palette.keys() - {"file", "notes"}:  # the same pixels, read in other places of a batch
+            assert palette[k] == (pytest.approx(grey[k], rel=1e-6) if isinstance(grey[k], float) else grey[k]), k
 
 
 @pytest.mark.parametrize("rate", ["nan", "inf", "0", "-256"])
