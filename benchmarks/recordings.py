@@ -14,7 +14,8 @@ band (0 to half the model's rate) whatever the file's rate, so the SNR is chirpg
 sigma^2) once the recording is resampled. A share NOISE_ONLY of the recordings holds no chirp. In
 the condition "several", each recording with chirps holds SEVERAL chirps (as many as fit), each
 drawn as above and placed where it leaves at least GAP_S free on either side of the others, as
-calls follow one another in a bat or bird recording. The
+calls follow one another in a bat or bird recording; in "crowded", as many placed anywhere, so that
+they may overlap in time (a chorus) and cross in frequency. The
 same recordings are then made again with an impairment of real recordings added: an offset of
 IMPAIR_SDS sigma, a mains hum of HUM_HZ and amplitude IMPAIR_SDS sigma, or a pink (1/f) background of
 variance sigma^2 in the model's band on top of the white one (the SNR stays the white noise's; near
@@ -56,7 +57,7 @@ NOISE_ONLY = 0.2  # share of recordings without a chirp
 SCIPY_METHOD = {"linear": "linear", "quadratic": "quadratic", "exponential": "logarithmic"}
 SNR_STEP_DB = 5.0
 IMPAIRMENTS = ("clean", "offset", "hum", "pink", "loud")
-CONDITIONS = (*IMPAIRMENTS, "several")  # "several": clean recordings with SEVERAL chirps each
+CONDITIONS = (*IMPAIRMENTS, "several", "crowded")  # clean recordings with SEVERAL chirps each (module docstring)
 SEVERAL = (2, 4)  # chirps per recording in "several", drawn uniformly (fewer where no more fit)
 GAP_S = 1.0  # in "several", the least time between one chirp's end and the next one's start
 PLACE_TRIES = 100  # start times drawn for a chirp in "several" before it is left out: no room
@@ -66,10 +67,10 @@ LOUD_DB = 25.0  # the "loud" impairment raises every chirp by this much: 15 to 3
 
 
 def draw_chirp(rng: np.random.Generator, frame: GenConfig, t: np.ndarray, length_s: float, sigma: float,
-               taken: list[dict[str, Any]]) -> dict[str, Any] | None:
+               taken: list[dict[str, Any]], gap_s: float = GAP_S) -> dict[str, Any] | None:
     """One chirp drawn as the module docstring says, in a recording of ``length_s`` seconds and sample
-    times ``t``, apart by GAP_S from the chirps ``taken`` (None if no start leaves room); with its
-    samples under "samples"."""
+    times ``t``, apart by ``gap_s`` from the chirps ``taken`` (None if no start leaves room; -inf: anywhere);
+    with its samples under "samples"."""
     from scipy.signal import chirp
 
     sig = frame.signal
@@ -77,7 +78,7 @@ def draw_chirp(rng: np.random.Generator, frame: GenConfig, t: np.ndarray, length
     duration = rng.uniform(sig.duration_s[0], min(sig.duration_s[1], length_s))
     for _ in range(PLACE_TRIES):
         t_start = rng.uniform(0.0, length_s - duration)
-        if all(t_start >= c["t_start_s"] + c["duration_s"] + GAP_S or t_start + duration + GAP_S <= c["t_start_s"]
+        if all(t_start >= c["t_start_s"] + c["duration_s"] + gap_s or t_start + duration + gap_s <= c["t_start_s"]
                for c in taken):
             break
     else:
@@ -93,10 +94,11 @@ def draw_chirp(rng: np.random.Generator, frame: GenConfig, t: np.ndarray, length
 
 
 def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig,
-                   several: bool = False) -> tuple[np.ndarray, int, dict[str, Any]]:
+                   several: str | None = None) -> tuple[np.ndarray, int, dict[str, Any]]:
     """Recording ``i``: its samples, rate and truth (module docstring): ``chirps``, a list of dicts of
     the labels, kind and SNR of each (empty without a chirp), each with its samples under "samples"
-    (where it is and what it adds, for the "loud" impairment); one chirp, or SEVERAL if ``several``."""
+    (where it is and what it adds, for the "loud" impairment); one chirp, or SEVERAL placed as the
+    condition ``several`` ("several" or "crowded") places them."""
     rate, length_s = RATES_HZ[i % len(RATES_HZ)], LENGTHS_S[(i // len(RATES_HZ)) % len(LENGTHS_S)]
     n = int(length_s * rate)
     sigma = 10.0 ** rng.uniform(-2.0, 0.0)
@@ -106,7 +108,7 @@ def draw_recording(i: int, rng: np.random.Generator, frame: GenConfig,
         return x, rate, truth
     t = np.arange(n) / rate
     for _ in range(int(rng.integers(SEVERAL[0], SEVERAL[1] + 1)) if several else 1):
-        drawn = draw_chirp(rng, frame, t, length_s, sigma, truth["chirps"])
+        drawn = draw_chirp(rng, frame, t, length_s, sigma, truth["chirps"], -np.inf if several == "crowded" else GAP_S)
         if drawn is not None:
             on, clean = drawn["samples"]
             x[on] += clean
@@ -202,7 +204,7 @@ def evaluate(n: int, seed: int, predictor: Any, workdir: Path, condition: str = 
     impairment = condition if condition in IMPAIRMENTS else "clean"
     paths, truths = [], []
     for i in range(n):
-        x, rate, truth = draw_recording(i, rng, frame, several=condition == "several")
+        x, rate, truth = draw_recording(i, rng, frame, several=condition if condition in ("several", "crowded") else None)
         path = workdir / f"rec{i:05d}.wav"
         write_wav(path, impair(x, rate, truth, impairment, extra, frame.signal.sample_rate_hz), rate, pcm=i % 2 == 0)
         paths.append(path)
@@ -273,7 +275,8 @@ def markdown(record: dict[str, Any]) -> list[str]:
                   "hum of that amplitude, or a pink (1/f) background as strong as the white noise, added; or with "
                   f"every chirp {LOUD_DB:g} dB louder (\"loud\")"
                   + (f"; and recordings like them with {SEVERAL[0]}-{SEVERAL[1]} chirps each, at least {GAP_S:g} s "
-                     f"apart (\"several\", {fmt(several['chirps_per_recording'])} chirps per recording with chirps)"
+                     f"apart (\"several\", {fmt(several['chirps_per_recording'])} chirps per recording with chirps) "
+                     "or anywhere, so that they may overlap in time and cross (\"crowded\")"
                      if several else "") + ":", "",
                   *md_header(["condition", *head[1:], "noise-only with a chirp"])]
         for name, rec in [("clean", record), *impaired.items()]:

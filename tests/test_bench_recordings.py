@@ -47,12 +47,17 @@ def test_a_drawn_recording_holds_its_chirp_at_its_time_rate_and_snr():
 
 def test_several_chirps_are_apart_by_the_gap_and_the_single_draws_stay_as_they_were():
     frame = load_config("default")
-    several = [rb.draw_recording(i, np.random.default_rng([1, i]), frame, several=True)[2] for i in range(40)]
+    several = [rb.draw_recording(i, np.random.default_rng([1, i]), frame, several="several")[2] for i in range(40)]
     counts = [len(t["chirps"]) for t in several if t["chirps"]]
     assert min(counts) >= 1 and max(counts) == rb.SEVERAL[1] and np.mean(counts) > 2
     for t in several:
         spans = sorted((c["t_start_s"], c["t_start_s"] + c["duration_s"]) for c in t["chirps"])
         assert all(b[0] - a[1] >= rb.GAP_S for a, b in itertools.pairwise(spans))
+    crowded = [rb.draw_recording(i, np.random.default_rng([1, i]), frame, several="crowded")[2] for i in range(40)]
+    assert sum(len(t["chirps"]) for t in crowded) > sum(counts)  # all fit, when they may overlap
+    gaps = [b[0] - a[1] for t in crowded
+            for a, b in itertools.pairwise(sorted((c["t_start_s"], c["t_start_s"] + c["duration_s"]) for c in t["chirps"]))]
+    assert min(gaps) < 0.0  # some overlap in time
     # one chirp per recording is drawn as before several existed (the published figures stay reproducible)
     x, _, truth = rb.draw_recording(1, np.random.default_rng(5), frame)
     c = _one(truth)
