@@ -198,6 +198,11 @@ CSV_FIELDS = ("file", "chirp", "t_start_s", "duration_s", "f_start_hz", "f_end_h
 )
 @click.option("--rate", type=float, default=None, help="Sample rate in Hz of .npy recordings (default: the model's rate).")
 @click.option(
+    "--expand", type=float, default=1.0, show_default=True,
+    help="Time expansion: read recordings as if K times slower, for calls far above the model's band (bats, birds); "
+         "answers stay in the recording's own seconds and Hz.",
+)
+@click.option(
     "--scale", type=click.Choice(["noise", "raw"]), default="noise", show_default=True,
     help="noise: divide recordings by their noise level; raw: keep the amplitude (already in the frame's units).",
 )
@@ -214,6 +219,7 @@ def describe(
     as_csv: bool,
     plot: str | None,
     rate: float | None,
+    expand: float,
     scale: str,
     engine: str,
     device: str,
@@ -241,7 +247,8 @@ def describe(
         writer.writeheader()
     failed = 0
     figures = dict(zip(paths, figure_paths(plot, paths), strict=True)) if plot is not None else {}
-    for d, prepared in describe_many(paths, predictor, sample_rate_hz=rate, scale=scale, keep_images=True):
+    for d, prepared in describe_many(paths, predictor, sample_rate_hz=rate, scale=scale, keep_images=True,
+                                     expand=expand):
         if d.error is not None:
             failed += 1
             click.echo(f"chirploc describe: {d.error}", err=True)

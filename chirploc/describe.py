@@ -7,7 +7,9 @@
     'A linear chirp sweeping from 12.0 Hz to 30.2 Hz, starting at 81.4 s and lasting 9.7 s.'
 
 Images must have the model's geometry and are described as they are. Recordings are prepared by
-:mod:`chirploc.recording`: made mono, resampled to the model's rate, divided by their noise level,
+:mod:`chirploc.recording`: made mono, time-expanded if asked (``expand``: read as if played that
+many times slower, for calls far above the model's band; the answers are given back in the
+recording's own seconds and hertz), resampled to the model's rate, divided by their noise level,
 then scanned in overlapping frames (padded with the frame's noise where they reach past it); every
 step is in the result's ``notes``. A chirp is reported where the model's presence probability is at least 0.5.
 
@@ -156,6 +158,7 @@ class _Prepared:
     signal: np.ndarray | None = None  # a recording described in more than one frame, for figures
     rate_hz: float = 0.0
     length_s: float | None = None  # a recording's length: its frames reach past it into padding
+    expand: float = 1.0  # time expansion: rate_hz, length_s and the frames are in expanded time
 
 
 # --- reading inputs -------------------------------------------------------------------------------
@@ -247,7 +250,7 @@ def _folder_inputs(folder: Path) -> list[str]:
     return found or [str(folder)]
 
 
-def _prepare_path(path: Path, frame: GenConfig, sample_rate_hz: float | None, scale: str) -> _Prepared:
+def _prepare_path(path: Path, frame: GenConfig, sample_rate_hz: float | None, scale: str, expand: float) -> _Prepared:
     if not path.exists():
         raise InputError(f"{path} does not exist; give an image, .wav or .npy file, a folder or a glob pattern")
     if path.is_dir():
@@ -263,24 +266,35 @@ def _prepare_path(path: Path, frame: GenConfig, sample_rate_hz: float | None, sc
         sample_rate_hz = frame.signal.sample_rate_hz
         notes.append(f"no sample rate in a .npy file: taken as the model's {sample_rate_hz:g} Hz (pass --rate to change)")
     signal, rate_hz, load_notes = load_recording(path, sample_rate_hz)
-    prepared = _prepare_signal(str(path), signal, rate_hz, frame, scale)
+    prepared = _prepare_signal(str(path), signal, rate_hz, frame, scale, expand)
     prepared.notes[:0] = notes + load_notes
     return prepared
 
 
-def _prepare_signal(source: str, signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str) -> _Prepared:
-    segments, notes = recording_segments(signal, rate_hz, frame, scale, source)
+def _prepare_signal(source: str, signal: np.ndarray, rate_hz: float, frame: GenConfig, scale: str,
+                    expand: float = 1.0) -> _Prepared:
+    """A recording cut into frames; time-expanded ``expand`` times, it is read as if recorded at
+    ``rate_hz / expand`` (see the module docstring)."""
+    notes = []
+    if expand != 1.0:
+        sig = frame.signal
+        rate_hz /= expand
+        (lo, hi), (d0, d1) = sig.freq_hz, sig.duration_s
+        notes.append(f"time-expanded {expand:g} times (read as if recorded at {rate_hz:.6g} Hz): the model's chirps "
+                     f"are {lo * expand:.4g}-{hi * expand:.4g} Hz and {d0 / expand:.4g}-{d1 / expand:.4g} s long "
+                     "here; times and frequencies are the recording's own")
+    segments, frame_notes = recording_segments(signal, rate_hz, frame, scale, source)
     long = len(segments) > 1
-    return _Prepared(source, segments, notes, signal=signal if long else None, rate_hz=rate_hz,
-                     length_s=len(signal) / rate_hz)
+    return _Prepared(source, segments, notes + frame_notes, signal=signal if long else None, rate_hz=rate_hz,
+                     length_s=len(signal) / rate_hz, expand=expand)
 
 
-def _prepare(item: Any, frame: GenConfig, sample_rate_hz: float | None, scale: str) -> _Prepared:
+def _prepare(item: Any, frame: GenConfig, sample_rate_hz: float | None, scale: str, expand: float = 1.0) -> _Prepared:
     """Read one input (a path, a uint8 (H, W) image or a 1-D / 2-D recording array); errors are kept."""
     source = str(item) if isinstance(item, (str, Path)) else f"<array {np.shape(item)}>"
     try:
         if isinstance(item, (str, Path)):
-            return _prepare_path(Path(item), frame, sample_rate_hz, scale)
+            return _prepare_path(Path(item), frame, sample_rate_hz, scale, expand)
         array = np.asarray(item)
         if array.dtype == np.uint8 and array.ndim == 2 and array.shape == tuple(frame.image_shape):
             return _Prepared(source, [Segment(0.0, array)], [])
@@ -289,7 +303,7 @@ def _prepare(item: Any, frame: GenConfig, sample_rate_hz: float | None, scale: s
         signal, notes = to_mono(array, source)
         if sample_rate_hz is None:
             raise InputError(f"{source}: a recording array needs its sample rate (sample_rate_hz=...)")
-        prepared = _prepare_signal(source, signal, sample_rate_hz, frame, scale)
+        prepared = _prepare_signal(source, signal, sample_rate_hz, frame, scale, expand)
         prepared.notes[:0] = notes
         return prepared
     except InputError as exc:
@@ -472,8 +486,17 @@ def _describe_batch(batch: list[_Prepared], predictor: Predictor) -> list[Descri
         todo = again
     _read_alone(originals, covered, owner, batch, found, predictor, noise)
     return [Description(p.source, error=p.error) if p.error is not None
-            else Description(p.source, merge_frames(found[b], cover_half_hz(frame)), p_max[b], tuple(p.notes))
+            else Description(p.source, _unexpand(merge_frames(found[b], cover_half_hz(frame)), p.expand), p_max[b],
+                             tuple(p.notes))
             for b, p in enumerate(batch)]
+
+
+def _unexpand(chirps: tuple[Chirp, ...], expand: float) -> tuple[Chirp, ...]:
+    """Chirps found in a time-expanded recording, in the recording's own seconds and hertz."""
+    if expand == 1.0:
+        return chirps
+    return tuple(replace(c, t_start_s=c.t_start_s / expand, duration_s=c.duration_s / expand,
+                         f_start_hz=c.f_start_hz * expand, f_end_hz=c.f_end_hz * expand) for c in chirps)
 
 
 # --- the API ----------------------------------------------------------------------------------------
@@ -487,6 +510,7 @@ def describe_many(
     sample_rate_hz: float | None = None,
     scale: str = "noise",
     keep_images: bool = False,
+    expand: float = 1.0,
 ) -> Iterator[Description] | Iterator[tuple[Description, _Prepared]]:
     """Describe many inputs, streaming: one :class:`Description` per input, in input order.
 
@@ -501,10 +525,15 @@ def describe_many(
         sample_rate_hz: the rate of .npy files and arrays (default for .npy: the model's).
         scale: 'noise' (default) divides recordings by their noise level; 'raw' keeps the amplitude.
         keep_images: yield (Description, prepared input) pairs, for figures.
+        expand: time expansion of recordings: each is read as if recorded ``expand`` times slower
+            (at its rate / ``expand``), so that calls far above the model's band and far shorter
+            than its chirps (bats, birds) come into them; the chirps are given in the recording's
+            own seconds and hertz. Images are read as they are.
     """
-    from chirploc.recording import check_rate
+    from chirploc.recording import check_expand, check_rate
 
     check_scale(scale)
+    check_expand(expand)
     if sample_rate_hz is not None:
         check_rate(sample_rate_hz)
     if predictor is None:
@@ -512,7 +541,7 @@ def describe_many(
 
         predictor = load_predictor(model)
     if sample_rate_hz is not None:
-        check_rate(sample_rate_hz, predictor.frame.signal.sample_rate_hz)
+        check_rate(sample_rate_hz / expand, predictor.frame.signal.sample_rate_hz)
     batch: list[_Prepared] = []
     n_frames = 0
 
@@ -521,7 +550,7 @@ def describe_many(
             yield (d, p) if keep_images else d
 
     for item in inputs:
-        prepared = _prepare(item, predictor.frame, sample_rate_hz, scale)
+        prepared = _prepare(item, predictor.frame, sample_rate_hz, scale, expand)
         batch.append(prepared)
         n_frames += len(prepared.segments)
         if n_frames >= FRAMES_PER_BATCH:
@@ -538,13 +567,15 @@ def describe(
     sample_rate_hz: float | None = None,
     scale: str = "noise",
     predictor: Predictor | None = None,
+    expand: float = 1.0,
 ) -> Description:
     """Describe the chirps in one image or recording (a path or an array); see :func:`describe_many`.
 
     Raises:
         InputError: the input cannot be read (the message names it and the fix).
     """
-    (result,) = describe_many([source], predictor, model=model, sample_rate_hz=sample_rate_hz, scale=scale)
+    (result,) = describe_many([source], predictor, model=model, sample_rate_hz=sample_rate_hz, scale=scale,
+                              expand=expand)
     if result.error is not None:
         raise InputError(result.error)
     return result

@@ -83,7 +83,9 @@ def plot_description(description: Description, prepared: _Prepared, frame: GenCo
         image = prepared.segments[0].image
     width = min(24.0, max(8.0, 8.0 * image.shape[1] / frame.n_columns))
     fig, ax = plt.subplots(figsize=(width, 3.6))
-    ax.imshow(image, cmap="gray", aspect="auto", extent=image_extent(frame, image.shape[1]), origin="upper")
+    left, right, bottom, top = image_extent(frame, image.shape[1])
+    k = prepared.expand  # a time-expanded recording is drawn in its own seconds and hertz, as its chirps are
+    ax.imshow(image, cmap="gray", aspect="auto", extent=(left / k, right / k, bottom * k, top * k), origin="upper")
     for i, chirp in enumerate(description.chirps):
         ax.plot(*chirp_curve(chirp), color="tab:red", lw=1.5, label="chirp found" if i == 0 else None)
     ax.set_title(f"{Path(description.source).name}: {description.sentence}", fontsize=8, wrap=True)

@@ -121,6 +121,13 @@ def check_scale(scale: str) -> None:
         raise InputError(f"scale={scale!r} must be one of {list(SCALES)}")
 
 
+def check_expand(expand: float) -> None:
+    """Raise InputError unless ``expand`` (a time expansion factor) is a finite number > 0."""
+    number = isinstance(expand, (int, float, np.integer, np.floating)) and not isinstance(expand, bool)
+    if not (number and np.isfinite(expand) and expand > 0):
+        raise InputError(f"time expansion {expand!r} must be a finite number > 0 (1: none); pass e.g. --expand 50")
+
+
 def check_rate(rate_hz: float, target_hz: float | None = None) -> None:
     """Raise InputError unless ``rate_hz`` is a finite sample rate > 0 (and, given the model's
     ``target_hz``, not over 1000 times below it: no recording is stretched a thousandfold)."""
@@ -231,7 +238,8 @@ def resample(signal: np.ndarray, rate_hz: float, target_hz: float) -> tuple[np.n
         ratio = ratio.limit_denominator(1000)
         if ratio == 0:
             raise InputError(f"sample rate {rate_hz:g} Hz is over 1000 times the model's {target_hz:g} Hz; resample "
-                             "the recording nearer to it first")
+                             "the recording nearer to it first, or for calls far above the model's band (bats, "
+                             "birds) time-expand it (--expand)")
         got_hz = rate_hz * ratio
         notes = [f"resampled from {rate_hz:g} Hz to {float(got_hz):.6g} Hz (the nearest ratio to {target_hz:g} Hz "
                  f"with factors up to 1000: times off by {abs(float(got_hz) / target_hz - 1):.2%})"]

@@ -343,6 +343,49 @@ def test_an_inverted_grey_palette_is_described_as_its_grey_levels(folder, tmp_pa
             assert palette[k] == (pytest.approx(grey[k], rel=1e-6) if isinstance(grey[k], float) else grey[k]), k
 
 
+def bird_song(rate=44100, seed=11):
+    """3 s at 44.1 kHz: two calls of a fifth of a second at 2.5-4.5 kHz (a linear and an exponential
+    sweep), at +5 dB against the noise in the 0-6.4 kHz band that 50 times expansion brings into the
+    model's 0-128 Hz."""
+    t = np.arange(3 * rate) / rate
+    band_sd = np.sqrt(6400 / (rate / 2))  # unit-variance noise has this standard deviation in 0-6.4 kHz
+    signal = np.random.default_rng(seed).standard_normal(len(t))
+    for kind, t0, dur, f0, f1 in BIRD_CALLS:
+        signal += band_sd * chirp_waveform(kind, len(t), rate, t0, dur, f0, f1, AMPLITUDE_5DB, 0.3)
+    return signal
+
+
+BIRD_CALLS = [("linear", 0.5, 0.2, 3000.0, 4500.0), ("exponential", 1.6, 0.15, 4000.0, 2500.0)]
+
+
+def test_calls_far_above_the_models_band_are_found_time_expanded(predictor, tmp_path):
+    song = bird_song()
+    assert chirploc.describe(song, sample_rate_hz=44100, predictor=predictor).chirps == ()  # above 128 Hz: unseen
+    d = chirploc.describe(song, sample_rate_hz=44100, predictor=predictor, expand=50)
+    assert d.notes[0].startswith("time-expanded 50 times (read as if recorded at 882 Hz): the model's chirps are "
+                                 "50-5000 Hz and 0.02-0.3 s long here")
+    assert len(d.chirps) == 2, d.sentence
+    for chirp, (kind, t0, dur, f0, f1) in zip(d.chirps, BIRD_CALLS, strict=True):  # in the recording's own units
+        assert chirp.kind == kind
+        assert chirp.t_start_s == pytest.approx(t0, abs=COLUMN_S / 50) and chirp.duration_s == pytest.approx(dur, abs=COLUMN_S / 50)
+        assert chirp.f_start_hz == pytest.approx(f0, abs=1.5 * 50) and chirp.f_end_hz == pytest.approx(f1, abs=1.5 * 50)
+    assert "kHz" in d.sentence and "ms" in d.sentence
+    wavfile.write(tmp_path / "song.wav", 44100, (song / np.max(np.abs(song)) * 0.5).astype(np.float32))
+    result = invoke(tmp_path / "song.wav", "--expand", "50", "--json", "--plot", tmp_path / "song.png")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [round(r["f_start_hz"], -2) for r in records] == [3000.0, 4000.0] and (tmp_path / "song.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("expand", ["nan", "inf", "0", "-2"])
+def test_a_bad_time_expansion_is_one_line_naming_it(folder, expand):
+    result = invoke(folder / "sub" / "c.wav", "--expand", expand)
+    assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.output
+    assert result.stderr.splitlines() == [
+        f"Error: time expansion {float(expand)!r} must be a finite number > 0 (1: none); pass e.g. --expand 50"
+    ]
+
+
 @pytest.mark.parametrize("rate", ["nan", "inf", "0", "-256"])
 def test_a_bad_rate_is_one_line_naming_it(folder, rate):
     result = invoke(folder / "b.npy", "--rate", rate)
