@@ -19,7 +19,9 @@ every chirp in it, also two at the same time in different frequency bands. A chi
 another is covered is reported only where the pixels plainly back its curve (its ``trust`` at least
 ``LATER_TRUST``, chirploc.fit.apply_fallback): each further look is another chance for noise to
 pass for a chirp. A chirp read while others were still in its frame is read once more with all of
-them covered (:func:`_read_alone`): a neighbour a few seconds away can pull its edges. A model
+them covered (:func:`_read_alone`): a neighbour a few seconds away can pull its edges, and the
+model may join calls repeated at one pitch into one; where the new reading is shorter than what was
+covered, the frame is covered anew and looked at again there. A model
 without a presence output (a global regression head) cannot say that a frame holds no more chirps:
 it reads each frame once, one chirp per frame. Where frames
 overlap, or a covered chirp left something uncovered, one chirp found twice is reported once
@@ -71,7 +73,7 @@ MIN_P_CHIRP = 0.5  # presence probability from which a chirp is reported
 WEAK_TRUST = 0.99  # below this weight of the fit, the JSON notes say how much of the answer is the middle
 DUPLICATE_OVERLAP = 0.5  # two chirps overlapping this much of the shorter one's duration are one (see merge_frames)
 IN_RECORDING = 0.5  # a chirp found with less than this share of its duration inside the recording lies in its padding
-LOOKS_PER_FRAME = 6  # a frame is read again with each chirp found covered by noise, up to this many times in all
+LOOKS_PER_FRAME = 16  # a frame is read again with each chirp found covered by noise, up to this many times in all
 COVER_MARGIN_BINS = 2.0  # rows covered past a found chirp's curve, beyond its window's main lobe
 COVER_MARGIN_COLUMNS = 1  # columns covered before a found chirp's start and after its end
 LATER_TRUST = 0.98  # a chirp found once another is covered is reported only if its curve's trust is at least this (Z four above the fallback midpoint)
@@ -414,80 +416,126 @@ def merge_frames(found: list[tuple[Chirp, bool, int]], same_hz: float = float("i
 
 
 def noise_images(frame: GenConfig, n: int) -> np.ndarray:
-    """``n`` uint8 images of the frame's noise alone, the same on every call (drawn from PAD_SEED)."""
-    rng = np.random.default_rng([PAD_SEED, n])
+    """``n`` uint8 images of the frame's noise alone, the same on every call (drawn from PAD_SEED; the
+    first k of them whatever ``n``)."""
+    rng = np.random.default_rng([PAD_SEED, 1])
     draw = NOISE_FUNCTIONS[frame.signal.noise]
     return render_image(np.stack([draw(rng, frame.signal.n_samples) for _ in range(n)]), frame)
 
 
-def _read_alone(originals: list[np.ndarray], covered: list[list[tuple[Chirp, int | None]]],
-                owner: list[tuple[int, int]], batch: list[_Prepared], found: list[list[tuple[Chirp, bool, int]]],
-                predictor: Predictor, noise: np.ndarray | None) -> None:
+@dataclass(eq=False)  # each frame is itself: hashed by identity
+class _Frame:
+    """A frame being read: what it looks like now (the chirps found in it covered) and those chirps."""
+
+    input: int  # its input's place in the batch
+    n: int  # its place among the input's frames
+    original: np.ndarray
+    image: np.ndarray
+    chirps: list[tuple[Chirp, int | None]] = field(default_factory=list)  # (chirp in frame time, its index in found)
+    looks: int = 0
+    exposed: list[tuple[float, float]] | None = None  # once covered anew: the times no longer covered
+
+
+def _newly_shown(chirp: Chirp, f: _Frame, frame: GenConfig) -> bool:
+    """Whether a chirp found in a frame covered anew lies mostly where a cover no longer lies (the
+    rest was read before) and a column or more apart in time from every chirp of the frame (what
+    touches or overlaps one of them is mostly a piece of it that its new reading left out)."""
+    shown = sum(max(0.0, min(chirp.t_end_s, hi) - max(chirp.t_start_s, lo)) for lo, hi in f.exposed or [])
+    apart = all(max(other.t_start_s - chirp.t_end_s, chirp.t_start_s - other.t_end_s) >= frame.column_s
+                for other, _ in f.chirps)
+    return apart and shown >= DUPLICATE_OVERLAP * chirp.duration_s
+
+
+def _look(frames: list[_Frame], batch: list[_Prepared], found: list[list[tuple[Chirp, bool, int]]],
+          p_max: list[float | None], predictor: Predictor, noise: np.ndarray) -> None:
+    """Read ``frames`` as they look now; where a chirp is found, cover it and read that frame again,
+    until none is found or a frame has had LOOKS_PER_FRAME looks."""
+    frame = predictor.frame
+    todo = [f for f in frames if f.looks < LOOKS_PER_FRAME]
+    while todo:
+        pred = predictor.predict(np.stack([f.image for f in todo]))
+        again = []
+        for row, f in enumerate(todo):
+            first, f.looks = f.looks == 0, f.looks + 1
+            if first and "p_chirp" in pred:
+                p_max[f.input] = max(p_max[f.input] or 0.0, float(pred["p_chirp"][row]))
+            chirp = _read_frame(pred, row)
+            if chirp is None or (not first and chirp.trust is not None and chirp.trust < LATER_TRUST):
+                continue
+            if f.exposed is not None and not _newly_shown(chirp, f, frame):
+                continue
+            placed = _in_input(chirp, f.n, batch[f.input].segments, frame, batch[f.input].length_s)
+            slot = None
+            if placed is not None:
+                slot = len(found[f.input])
+                found[f.input].append((*placed, f.looks - 1))
+            if "p_chirp" in pred and not chirp.fallback and f.looks < LOOKS_PER_FRAME:  # see the module docstring
+                f.image = cover_chirp(f.image, chirp, frame, noise[len(f.chirps)])
+                f.chirps.append((chirp, slot))
+                again.append(f)
+        todo = again
+
+
+def _read_alone(frames: list[_Frame], batch: list[_Prepared], found: list[list[tuple[Chirp, bool, int]]],
+                predictor: Predictor, noise: np.ndarray) -> list[_Frame]:
     """In a frame that gave several chirps, each was first read with the others still there: read
     each again in the frame with all the others covered, and take that reading where it is the same
-    chirp (:func:`same_event`). ``found`` is updated in place."""
+    chirp (:func:`same_event`); ``found`` is updated in place. Returns the frames where a chirp came
+    out shorter than it was covered by room for another chirp (a neighbour had drawn it out, as calls
+    repeated at one pitch do), their images covered anew from the new readings, with the times so
+    exposed: a chirp there is to be looked for again (and only there: the rest of the frame has been)."""
     frame = predictor.frame
-    jobs = [(i, k) for i, chirps in enumerate(covered) if len(chirps) > 1 for k, (_, slot) in enumerate(chirps)
-            if slot is not None]
-    if not jobs or noise is None:
-        return
+    jobs = [(f, k) for f in frames if len(f.chirps) > 1 for k, (_, slot) in enumerate(f.chirps) if slot is not None]
+    if not jobs:
+        return []
     alone = []
-    for i, k in jobs:
-        image = originals[i]
-        for j, (other, _) in enumerate(covered[i]):
+    for f, k in jobs:
+        image = f.original
+        for j, (other, _) in enumerate(f.chirps):
             if j != k:
                 image = cover_chirp(image, other, frame, noise[j])
         alone.append(image)
     pred = predictor.predict(np.stack(alone))
-    for row, (i, k) in enumerate(jobs):
-        first, slot = covered[i][k]
+    shrunk = []
+    for row, (f, k) in enumerate(jobs):
+        first, slot = f.chirps[k]
         chirp = _read_frame(pred, row)
         if chirp is None or chirp.fallback or not same_event(chirp, first, cover_half_hz(frame)):
             continue
-        b, n = owner[i]
-        placed = _in_input(chirp, n, batch[b].segments, frame, batch[b].length_s)
-        if placed is not None:
-            found[b][slot] = (*placed, found[b][slot][2])
+        placed = _in_input(chirp, f.n, batch[f.input].segments, frame, batch[f.input].length_s)
+        if placed is None:
+            continue
+        found[f.input][slot] = (*placed, found[f.input][slot][2])
+        f.chirps[k] = (chirp, slot)
+        room = frame.signal.duration_s[0] + 2 * frame.column_s  # the shortest chirp and a column either side
+        spans = [(lo, hi) for lo, hi in ((first.t_start_s, chirp.t_start_s), (chirp.t_end_s, first.t_end_s))
+                 if hi - lo >= room]
+        if spans:
+            f.exposed = (f.exposed or []) + spans
+            shrunk.append(f)
+    shrunk = list(dict.fromkeys(shrunk))  # each once
+    for f in shrunk:
+        f.image = f.original
+        for j, (chirp, _) in enumerate(f.chirps):
+            f.image = cover_chirp(f.image, chirp, frame, noise[j])
+    return shrunk
 
 
 def _describe_batch(batch: list[_Prepared], predictor: Predictor) -> list[Description]:
     """Each frame is read; where the model finds a chirp, the frame is read again with that chirp
     covered by noise (:func:`cover_chirp`), until it finds none or LOOKS_PER_FRAME reads: so a frame
-    can give several chirps, each then read alone (:func:`_read_alone`)."""
-    frame = predictor.frame
-    owner = [(b, n) for b, p in enumerate(batch) for n in range(len(p.segments))]
-    images = [seg.image for p in batch for seg in p.segments]
-    originals = list(images)
+    can give several chirps, each then read alone (:func:`_read_alone`); where one comes out shorter
+    than it was covered, the frame is looked at again where that cover no longer lies (a chirp found
+    there is read with all the others covered already: it is not read alone again)."""
+    frames = [_Frame(b, n, seg.image, seg.image) for b, p in enumerate(batch) for n, seg in enumerate(p.segments)]
     found: list[list[tuple[Chirp, bool, int]]] = [[] for _ in batch]
-    covered: list[list[tuple[Chirp, int | None]]] = [[] for _ in images]  # per frame: (chirp, its index in found)
     p_max: list[float | None] = [None] * len(batch)
-    todo = list(range(len(images)))  # frames to read in this look
-    noise = None  # images of the frame's noise, made when a chirp is first covered
-    for look in range(LOOKS_PER_FRAME):
-        if not todo:
-            break
-        pred = predictor.predict(np.stack([images[i] for i in todo]))
-        again = []
-        for row, i in enumerate(todo):
-            b, n = owner[i]
-            if look == 0 and "p_chirp" in pred:
-                p_max[b] = max(p_max[b] or 0.0, float(pred["p_chirp"][row]))
-            chirp = _read_frame(pred, row)
-            if chirp is None or (look > 0 and chirp.trust is not None and chirp.trust < LATER_TRUST):
-                continue
-            placed = _in_input(chirp, n, batch[b].segments, frame, batch[b].length_s)
-            if placed is not None:
-                found[b].append((*placed, look))
-            if "p_chirp" in pred and not chirp.fallback and look + 1 < LOOKS_PER_FRAME:  # see the module docstring
-                noise = noise_images(frame, LOOKS_PER_FRAME - 1) if noise is None else noise
-                images[i] = cover_chirp(images[i], chirp, frame, noise[look])
-                covered[i].append((chirp, len(found[b]) - 1 if placed is not None else None))
-                again.append(i)
-        todo = again
-    _read_alone(originals, covered, owner, batch, found, predictor, noise)
+    noise = noise_images(predictor.frame, LOOKS_PER_FRAME) if frames else np.zeros(0)
+    _look(frames, batch, found, p_max, predictor, noise)
+    _look(_read_alone(frames, batch, found, predictor, noise), batch, found, p_max, predictor, noise)
+    same_hz = cover_half_hz(predictor.frame)
     return [Description(p.source, error=p.error) if p.error is not None
-            else Description(p.source, _unexpand(merge_frames(found[b], cover_half_hz(frame)), p.expand), p_max[b],
-                             tuple(p.notes))
+            else Description(p.source, _unexpand(merge_frames(found[b], same_hz), p.expand), p_max[b], tuple(p.notes))
             for b, p in enumerate(batch)]
 
 

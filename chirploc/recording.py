@@ -42,6 +42,9 @@ Notes:
     search would settle on a sidelobe, a fraction of a hertz off, and leave the line beating) and its amplitude
     and phase fitted by least squares as a(t) cos + b(t) sin with a, b piecewise linear between knots
     ``LINE_KNOT_S`` apart (mains hum drifts), and the search repeats, up to ``MAX_LINES`` lines. A
+    line that comes and goes is no steady line but calls repeated at one pitch, as a bird repeats
+    a note: where its fitted amplitude at the ``LINE_STEADY[0]`` quantile of the knots is below
+    ``LINE_STEADY[1]`` of that at the 1 - ``LINE_STEADY[0]`` quantile (12 dB apart), it is kept. A
     lit row whose periodogram peak lies below the first row's frequency is no line but drift or a
     1/f background, lighting the lowest rows throughout: the whitening below takes it. A
     subtracted fit leaves no edge transients, which a notch filter run over the recording would, at
@@ -103,6 +106,7 @@ WHITEN_LOW_BINS = 9  # below the first row the noise level is the periodogram's 
 LINE_FACTOR = 4.0  # a row lit this many times above the noise for longer than any chirp holds a steady line
 LINE_MARGIN = 4  # columns a chirp can light beyond its duration's (its window reaches past both ends)
 MAX_LINES = 8  # steady lines notched out at most
+LINE_STEADY = (0.1, 0.25)  # a line is steady where its amplitude's q and 1 - q quantiles over the knots are within this ratio
 LINE_KNOT_S = 2.0  # a steady line's amplitude and phase may change this fast
 LOUD_MARGIN = 2.0  # a brightest pixel this many times a top-SNR chirp's is quietened (a top-SNR chirp's stays below)
 SILENT_RATIO = 1e-6  # a noise level this far (120 dB) below the recording's peak is digital silence
@@ -343,12 +347,13 @@ def steady_lines_hz(signal: np.ndarray, frame: GenConfig) -> list[float]:
     return [f for _, f in sorted(out, reverse=True)]  # the strongest first
 
 
-def line_component(signal: np.ndarray, f_hz: float, fs: float, row_hz: float) -> np.ndarray:
+def line_component(signal: np.ndarray, f_hz: float, fs: float, row_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """The steady line near ``f_hz`` in ``signal``: a(t) cos(2 pi f t) + b(t) sin(2 pi f t), its frequency
     refined to the largest periodogram value within one bin of the whole signal's periodogram (its
     main lobe; ``f_hz`` is that periodogram's peak) and half an STFT row (``row_hz``), and a, b piecewise
-    linear between knots ``LINE_KNOT_S`` apart, fitted by least squares (see Notes). Each sample has two
-    knots, so the normal equations are summed per knot pair: no design matrix of samples x knots."""
+    linear between knots ``LINE_KNOT_S`` apart, fitted by least squares (see Notes); and its amplitude
+    at each knot. Each sample has two knots, so the normal equations are summed per knot pair: no
+    design matrix of samples x knots."""
     from scipy.optimize import minimize_scalar
 
     t = np.arange(len(signal)) / fs
@@ -368,19 +373,26 @@ def line_component(signal: np.ndarray, f_hz: float, fs: float, row_hz: float) ->
     normal = np.bincount(pairs, weights=(rows[:, None] * rows[None]).ravel(), minlength=size * size).reshape(size, size)
     rhs = np.bincount(columns.ravel(), weights=(rows * signal).ravel(), minlength=size)
     coef = np.linalg.lstsq(normal, rhs, rcond=None)[0]
-    return np.sum(rows * coef[columns], axis=0)
+    return np.sum(rows * coef[columns], axis=0), np.hypot(coef[0::2], coef[1::2])
 
 
 def remove_lines(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list[str]]:
     """``signal`` (at the frame's rate) less its steady lines (:func:`steady_lines_hz`,
     :func:`line_component`), the strongest first and the rest found again after it (a strong line's
-    window leakage is steady too, and goes with it); with a note naming them."""
-    fs, removed = frame.signal.sample_rate_hz, []
+    window leakage is steady too, and goes with it), but for those that come and go (see Notes);
+    with a note naming them."""
+    fs, removed, kept = frame.signal.sample_rate_hz, [], []
     for _ in range(MAX_LINES):
-        lines = steady_lines_hz(signal, frame)
+        lines = [f for f in steady_lines_hz(signal, frame) if all(abs(f - k) > frame.bin_hz for k in kept)]
         if not lines:
             break
-        signal = signal - line_component(signal, lines[0], fs, frame.bin_hz)
+        component, amplitude = line_component(signal, lines[0], fs, frame.bin_hz)
+        quantile, share = LINE_STEADY
+        low, high = np.quantile(amplitude, [quantile, 1.0 - quantile])
+        if low < share * high:
+            kept.append(lines[0])
+            continue
+        signal = signal - component
         removed.append(lines[0])
     if not removed:
         return signal, []

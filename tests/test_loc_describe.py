@@ -333,6 +333,20 @@ def test_a_hum_is_taken_out_in_one_fit_whatever_its_phase(frame):
         assert np.mean(row) < 1.0 and np.max(row) < 10.0, seed
 
 
+def test_calls_repeated_at_one_pitch_are_no_steady_line(frame):
+    rate = frame.signal.sample_rate_hz
+    n = int(90 * rate)
+    noise = np.random.default_rng(0).standard_normal(n)
+    calls = sum(chirp_waveform("linear", n, rate, 3.0 + 10 * k, 5.0, 40.0, 44.0, np.sqrt(2 * 10**0.5), 0.3)
+                for k in range(8))  # 5 s on, 5 s off: a row lit for 40 s, more than any chirp
+    assert steady_lines_hz(noise + calls, frame)  # found as a candidate ...
+    out, notes = remove_lines(noise + calls, frame)
+    assert notes == [] and np.array_equal(out, noise + calls)  # ... but it comes and goes: kept
+    t = np.arange(n) / rate
+    out, notes = remove_lines(noise + calls + 3.0 * np.sin(2 * np.pi * 50.0 * t), frame)  # a hum beside them goes
+    assert notes == ["steady line at 50.00 Hz removed (lit throughout, unlike a chirp)"]
+
+
 def test_a_chirp_louder_than_the_model_knows_is_brought_down_to_its_highest_snr(frame, noise):
     rate, top = frame.signal.sample_rate_hz, frame.signal.snr_db[1]
     tone = chirp_waveform("linear", len(noise), rate, 20.0, 10.0, 40.0, 40.0, np.sqrt(2 * 10 ** (top / 10)), 0.0)
@@ -772,7 +786,9 @@ def test_each_chirp_of_a_frame_is_read_again_with_the_others_covered(frame):
     (d,) = describe_many([render_image(_tones(frame, *tones), frame)], finder)
     got = np.array([(c.t_start_s, c.duration_s, c.f_start_hz) for c in d.chirps])
     np.testing.assert_allclose(got, [(5.0, 10.0, 30.0), (20.0, 8.0, 80.0)], atol=1.0)
-    assert finder.looks == 4  # two chirps, a look that finds none, and one that reads both alone
+    # two chirps, a look that finds none, one that reads both alone, and (the first came out shorter
+    # than it was covered) one at what its cover had hidden
+    assert finder.looks == 5
 
 
 # --- the plot -----------------------------------------------------------------------------------

@@ -109,6 +109,18 @@ def test_several_chirps_in_one_frame_are_each_found(predictor):
     assert_found(alone, *truth[0])  # and one chirp is one chirp, not its remnants as well
 
 
+def test_calls_repeated_at_one_pitch_are_each_found(predictor):
+    """Eight calls 5 s long every 10 s at 40-44 Hz, as a bird repeats a note: no steady line, and the
+    model's first reading, which joins neighbours at one pitch, is read again alone."""
+    truth = [("linear", 3.0 + 10 * k, 5.0, 40.0, 44.0) for k in range(8)]
+    d = chirploc.describe(recording(90, truth, seed=0), sample_rate_hz=RATE_HZ, predictor=predictor)
+    assert not any("steady line" in note for note in d.notes)
+    assert len(d.chirps) == len(truth), d.sentence
+    for chirp, (_, t0, dur, f0, f1) in zip(d.chirps, truth, strict=True):  # a 4 Hz sweep: any law fits it
+        assert chirp.t_start_s == pytest.approx(t0, abs=COLUMN_S) and chirp.duration_s == pytest.approx(dur, abs=COLUMN_S)
+        assert chirp.f_start_hz == pytest.approx(f0, abs=2.5) and chirp.f_end_hz == pytest.approx(f1, abs=2.5)
+
+
 def test_a_short_clip_is_padded_and_its_chirp_found_at_its_time(predictor):
     truth = ("linear", 8.0, 10.0, 30.0, 50.0)
     d = chirploc.describe(recording(25, [truth], seed=2), sample_rate_hz=RATE_HZ, predictor=predictor)
