@@ -16,8 +16,9 @@ step is in the result's ``notes``. A chirp is reported where the model's presenc
 The model reports one chirp per frame. Where it finds one, the frame is read again with that
 chirp's pixels covered by noise (:func:`cover_chirp`), until it finds no more: so a frame gives
 every chirp in it, also two at the same time in different frequency bands. A chirp found once
-another is covered is reported only where the pixels plainly back its curve (its ``trust`` at least
-``LATER_TRUST``, chirploc.fit.apply_fallback): each further look is another chance for noise to
+another is covered is reported only where the pixels plainly back its curve (its ``evidence`` Z at
+least ``LATER_EVIDENCE``, chirploc.decode; the search finds up to about 11 in noise alone, and a
+model's own presence probability may be uncalibrated): each further look is another chance for noise to
 pass for a chirp. A chirp read while others were still in its frame is read once more with all of
 them covered (:func:`_read_alone`): a neighbour a few seconds away can pull its edges, and the
 model may join calls repeated at one pitch into one; where the new reading is shorter than what was
@@ -76,7 +77,7 @@ IN_RECORDING = 0.5  # a chirp found with less than this share of its duration in
 LOOKS_PER_FRAME = 16  # a frame is read again with each chirp found covered by noise, up to this many times in all
 COVER_MARGIN_BINS = 2.0  # rows covered past a found chirp's curve, beyond its window's main lobe
 COVER_MARGIN_COLUMNS = 1  # columns covered before a found chirp's start and after its end
-LATER_TRUST = 0.98  # a chirp found once another is covered is reported only if its curve's trust is at least this (Z four above the fallback midpoint)
+LATER_EVIDENCE = 15.0  # a chirp found once another is covered is reported only if its curve's evidence Z is at least this
 
 
 @dataclass(frozen=True)
@@ -460,7 +461,7 @@ def _look(frames: list[_Frame], batch: list[_Prepared], found: list[list[tuple[C
             if first and "p_chirp" in pred:
                 p_max[f.input] = max(p_max[f.input] or 0.0, float(pred["p_chirp"][row]))
             chirp = _read_frame(pred, row)
-            if chirp is None or (not first and chirp.trust is not None and chirp.trust < LATER_TRUST):
+            if chirp is None or (not first and chirp.evidence is not None and chirp.evidence < LATER_EVIDENCE):
                 continue
             if f.exposed is not None and not _newly_shown(chirp, f, frame):
                 continue

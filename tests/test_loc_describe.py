@@ -778,6 +778,28 @@ def test_a_frame_gives_every_chirp_in_it_one_look_after_another(frame):
     assert d.chirps == () and finder.looks == 1  # noise: one look
 
 
+class Hallucinator:
+    """A fake model that finds a chirp in every look, each 5 s later than the last, its curve's
+    evidence on the pixels ``evidence`` (a model whose presence is not calibrated)."""
+
+    def __init__(self, frame, evidence):
+        self.frame, self.evidence, self.looks = frame, evidence, 0
+
+    def predict(self, images):
+        n, t0 = len(images), 5.0 * self.looks
+        self.looks += 1
+        return {"t_start_s": np.full(n, t0), "duration_s": np.full(n, 2.0), "f_start_hz": np.full(n, 30.0),
+                "f_end_hz": np.full(n, 40.0), "kind": np.zeros(n, np.int64), "p_chirp": np.ones(n),
+                "evidence": np.full(n, self.evidence)}
+
+
+def test_a_chirp_found_after_a_cover_needs_plain_evidence(frame, pixels):
+    (d,) = describe_many([pixels], Hallucinator(frame, evidence=40.0))
+    assert len(d.chirps) == 16  # a look per chirp, up to LOOKS_PER_FRAME
+    (d,) = describe_many([pixels], Hallucinator(frame, evidence=5.0))  # what the search finds in noise
+    assert [c.t_start_s for c in d.chirps] == [0.0]  # the first look's answer alone
+
+
 def test_each_chirp_of_a_frame_is_read_again_with_the_others_covered(frame):
     """A reader that the other chirps in its frame spoil (it reads one chirp's band, but the time span
     of all of them) gets each right once the others are covered."""
