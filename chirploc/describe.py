@@ -384,11 +384,15 @@ def curve_distance_hz(a: Chirp, b: Chirp, n: int = 16) -> float:
     return float(np.median(np.abs(f[0] - f[1])))
 
 
+def overlap_s(a: Chirp, b: Chirp) -> float:
+    """How long two chirps overlap in time, in seconds (negative: the gap between them)."""
+    return min(a.t_end_s, b.t_end_s) - max(a.t_start_s, b.t_start_s)
+
+
 def same_event(a: Chirp, b: Chirp, same_hz: float) -> bool:
     """Whether two chirps are one seen twice: they overlap by ``DUPLICATE_OVERLAP`` of the shorter
     one's duration, with curves there within ``same_hz`` of each other (:func:`curve_distance_hz`)."""
-    overlap = min(a.t_end_s, b.t_end_s) - max(a.t_start_s, b.t_start_s)
-    return overlap > DUPLICATE_OVERLAP * min(a.duration_s, b.duration_s) and curve_distance_hz(a, b) <= same_hz
+    return overlap_s(a, b) > DUPLICATE_OVERLAP * min(a.duration_s, b.duration_s) and curve_distance_hz(a, b) <= same_hz
 
 
 def merge_frames(found: list[tuple[Chirp, bool, int]], same_hz: float = float("inf")) -> tuple[Chirp, ...]:
@@ -403,25 +407,30 @@ def merge_frames(found: list[tuple[Chirp, bool, int]], same_hz: float = float("i
     chirploc.recording), and one found at the latest start the model knows may start later, where
     the next frame can say so: such a chirp is kept only where it overlaps no chirp kept before it.
     """
-    def overlap(a: Chirp, b: Chirp) -> float:
-        return min(a.t_end_s, b.t_end_s) - max(a.t_start_s, b.t_start_s)
-
     def score(chirp: Chirp) -> float:
         return chirp.confidence if chirp.confidence is not None else (chirp.p_chirp or 0.0)
 
     kept: list[Chirp] = []
     for chirp, cut, _ in sorted(found, key=lambda item: (item[1], item[2], -score(item[0]))):
-        if not any(overlap(chirp, k) > 0.0 if cut else same_event(chirp, k, same_hz) for k in kept):
+        if not any(overlap_s(chirp, k) > 0.0 if cut else same_event(chirp, k, same_hz) for k in kept):
             kept.append(chirp)
     return tuple(sorted(kept, key=lambda c: c.t_start_s))
 
 
 def noise_images(frame: GenConfig, n: int) -> np.ndarray:
-    """``n`` uint8 images of the frame's noise alone, the same on every call (drawn from PAD_SEED; the
-    first k of them whatever ``n``)."""
-    rng = np.random.default_rng([PAD_SEED, 1])
-    draw = NOISE_FUNCTIONS[frame.signal.noise]
-    return render_image(np.stack([draw(rng, frame.signal.n_samples) for _ in range(n)]), frame)
+    """``n`` uint8 images of the frame's noise alone (read-only), the same on every call (drawn from
+    PAD_SEED; the first k of them whatever ``n``), made once per frame and ``n``."""
+    key = (frame.signal, frame.stft, n)
+    if key not in _NOISE_IMAGES:
+        rng = np.random.default_rng([PAD_SEED, 1])
+        draw = NOISE_FUNCTIONS[frame.signal.noise]
+        images = render_image(np.stack([draw(rng, frame.signal.n_samples) for _ in range(n)]), frame)
+        images.setflags(write=False)
+        _NOISE_IMAGES[key] = images
+    return _NOISE_IMAGES[key]
+
+
+_NOISE_IMAGES: dict[tuple[Any, Any, int], np.ndarray] = {}
 
 
 @dataclass(eq=False)  # each frame is itself: hashed by identity
@@ -442,8 +451,7 @@ def _newly_shown(chirp: Chirp, f: _Frame, frame: GenConfig) -> bool:
     rest was read before) and a column or more apart in time from every chirp of the frame (what
     touches or overlaps one of them is mostly a piece of it that its new reading left out)."""
     shown = sum(max(0.0, min(chirp.t_end_s, hi) - max(chirp.t_start_s, lo)) for lo, hi in f.exposed or [])
-    apart = all(max(other.t_start_s - chirp.t_end_s, chirp.t_start_s - other.t_end_s) >= frame.column_s
-                for other, _ in f.chirps)
+    apart = all(-overlap_s(chirp, other) >= frame.column_s for other, _ in f.chirps)
     return apart and shown >= DUPLICATE_OVERLAP * chirp.duration_s
 
 

@@ -125,18 +125,22 @@ def check_scale(scale: str) -> None:
         raise InputError(f"scale={scale!r} must be one of {list(SCALES)}")
 
 
+def _positive(value: object) -> bool:
+    """Whether ``value`` is a finite real number > 0 (not a bool)."""
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return bool(number and np.isfinite(value) and value > 0)
+
+
 def check_expand(expand: float) -> None:
     """Raise InputError unless ``expand`` (a time expansion factor) is a finite number > 0."""
-    number = isinstance(expand, (int, float, np.integer, np.floating)) and not isinstance(expand, bool)
-    if not (number and np.isfinite(expand) and expand > 0):
+    if not _positive(expand):
         raise InputError(f"time expansion {expand!r} must be a finite number > 0 (1: none); pass e.g. --expand 50")
 
 
 def check_rate(rate_hz: float, target_hz: float | None = None) -> None:
     """Raise InputError unless ``rate_hz`` is a finite sample rate > 0 (and, given the model's
     ``target_hz``, not over 1000 times below it: no recording is stretched a thousandfold)."""
-    number = isinstance(rate_hz, (int, float, np.integer, np.floating)) and not isinstance(rate_hz, bool)
-    if not (number and np.isfinite(rate_hz) and rate_hz > 0):
+    if not _positive(rate_hz):
         raise InputError(f"sample rate {rate_hz!r} Hz must be a finite number > 0; pass e.g. --rate 256")
     if target_hz is not None and rate_hz * 1000 < target_hz:
         raise InputError(f"sample rate {rate_hz:g} Hz is over 1000 times below the model's {target_hz:g} Hz; "
@@ -382,18 +386,20 @@ def remove_lines(signal: np.ndarray, frame: GenConfig) -> tuple[np.ndarray, list
     window leakage is steady too, and goes with it), but for those that come and go (see Notes);
     with a note naming them."""
     fs, removed, kept = frame.signal.sample_rate_hz, [], []
+    lines = steady_lines_hz(signal, frame)
     for _ in range(MAX_LINES):
-        lines = [f for f in steady_lines_hz(signal, frame) if all(abs(f - k) > frame.bin_hz for k in kept)]
         if not lines:
             break
         component, amplitude = line_component(signal, lines[0], fs, frame.bin_hz)
         quantile, share = LINE_STEADY
         low, high = np.quantile(amplitude, [quantile, 1.0 - quantile])
-        if low < share * high:
+        if low < share * high:  # kept: the signal is as it was, and so are its other lines
             kept.append(lines[0])
-            continue
-        signal = signal - component
-        removed.append(lines[0])
+        else:
+            signal = signal - component
+            removed.append(lines[0])
+            lines = steady_lines_hz(signal, frame)
+        lines = [f for f in lines if all(abs(f - k) > frame.bin_hz for k in kept)]
     if not removed:
         return signal, []
     shown = ", ".join(f"{f:.2f} Hz" for f in sorted(removed))
